@@ -1,0 +1,57 @@
+"""`mpi_test`: one GoogleTest binary, one Bazel test per rank count and transport."""
+
+MPI_TRANSPORTS = ["shm", "tcp"]
+
+def mpi_test(
+        name,
+        srcs,
+        deps = [],
+        np = [1, 2, 4, 8],
+        transports = MPI_TRANSPORTS,
+        size = "medium",
+        tags = [],
+        **kwargs):
+    """Builds `name`_bin and the tests `name`_np<N>_<transport>.
+
+    Each test runs the binary under mpirun (tools/mpilaunch.sh) with the
+    MPI-aware GoogleTest main of //tests:mpi_gtest_main. The test_suite
+    `name` holds them all.
+
+    Args:
+      name: base name.
+      srcs: test sources.
+      deps: libraries the tests use.
+      np: rank counts; more ranks than cores run oversubscribed.
+      transports: "shm" and/or "tcp" (see tools/mpilaunch.sh).
+      size: Bazel test size, which sets its timeout.
+      tags: extra tags; every target also gets "mpi".
+      **kwargs: passed to each sh_test.
+    """
+    binary = name + "_bin"
+    native.cc_binary(
+        name = binary,
+        testonly = True,
+        srcs = srcs,
+        deps = deps + ["//tests:mpi_gtest_main"],
+    )
+    tests = []
+    for ranks in np:
+        for transport in transports:
+            test = "%s_np%d_%s" % (name, ranks, transport)
+            native.sh_test(
+                name = test,
+                size = size,
+                srcs = ["//tools:mpilaunch.sh"],
+                args = [
+                    "--np",
+                    str(ranks),
+                    "--transport",
+                    transport,
+                    "$(rootpath :%s)" % binary,
+                ],
+                data = [":" + binary],
+                tags = tags + ["mpi"],
+                **kwargs
+            )
+            tests.append(test)
+    native.test_suite(name = name, tests = tests, tags = tags + ["mpi"])

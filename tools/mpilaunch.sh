@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Launches a program on N local ranks with mpirun, the way this project's
+# tests, demo and benchmarks do.
+#
+#   usage: mpilaunch.sh [--np N] [--transport shm|tcp] [--time-limit SECONDS]
+#                       [--program BINARY | BINARY] [ARGS...]
+#
+#   --np          ranks (default: $NP, else 4); more ranks than cores run
+#                 oversubscribed.
+#   --transport   shm: Open MPI's single-node default (vader, osc/sm);
+#                 tcp: btl tcp over loopback with osc/pt2pt, which behaves
+#                 like ranks on different nodes (default: $TRANSPORT, else shm).
+#   --time-limit  kill the job after this many seconds and report each
+#                 rank's state (default: Bazel's TEST_TIMEOUT less 20 s under
+#                 `bazel test`, else none).
+#   --program     the program, when options must follow it (as in
+#                 `bazel run //tools:demo -- --np 2`, whose BUILD rule names it).
+#
+# Every rank's output is tagged "[job,rank]<stdout>:". The exit code is
+# non-zero if any rank failed.
+set -euo pipefail
+
+np=${NP:-4}
+transport=${TRANSPORT:-shm}
+time_limit=
+program=()
+if [ -n "${TEST_TIMEOUT:-}" ]; then
+  time_limit=$(( TEST_TIMEOUT > 40 ? TEST_TIMEOUT - 20 : 20 ))
+fi
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --np) np=$2; shift 2 ;;
+    --transport) transport=$2; shift 2 ;;
+    --time-limit) time_limit=$2; shift 2 ;;
+    --program) program=("$2"); shift 2 ;;
+    --) shift; break ;;
+    -*) echo "mpilaunch.sh: unknown option '$1'" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+set -- "${program[@]}" "$@"
+[ $# -ge 1 ] || { echo "mpilaunch.sh: no program to run" >&2; exit 2; }
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Open MPI's session directory holds unix sockets (at most 108 bytes of
+# path), so it cannot live under Bazel's long TEST_TMPDIR.
+session_dir=$(mktemp -d /tmp/ompi.XXXXXX)
+trap 'rm -rf "$session_dir"' EXIT
+# Every rank would write the same gtest XML file; Bazel makes its own.
+unset GTEST_OUTPUT XML_OUTPUT_FILE
+
+args=(-np "$np" --oversubscribe --tag-output
+      --mca orte_tmpdir_base "$session_dir" --mca pml ob1)
+case "$transport" in
+  shm) args+=(--mca btl vader,self) ;;
+  tcp) args+=(--mca btl tcp,self --mca btl_tcp_if_include lo
+              --mca oob_tcp_if_include lo --mca osc pt2pt) ;;
+  *) echo "mpilaunch.sh: unknown transport '$transport' (shm or tcp)" >&2
+     exit 2 ;;
+esac
+if [ -n "$time_limit" ]; then
+  args+=(--timeout "$time_limit" --report-state-on-timeout)
+fi
+
+echo "mpilaunch: $np ranks, transport $transport${time_limit:+, time limit ${time_limit}s}: $*"
+mpirun "${args[@]}" "$@"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages this project needs, and only those. Safe to run
+# again: it installs what is missing and says what it did. Runs as root, or
+# through sudo.
+set -euo pipefail
+
+packages=(
+  bazel-bootstrap            # Bazel 4.2, WORKSPACE mode
+  g++                        # the C++ toolchain Bazel configures
+  libopenmpi-dev openmpi-bin # Open MPI 4.1: headers, libmpi, mpirun
+  libtorch-dev               # libtorch 1.13 (brings glog)
+  libgoogle-glog-dev         # glog headers
+  libabsl-dev                # Abseil 20220623
+  libgtest-dev libgmock-dev  # GoogleTest / GoogleMock 1.12
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed: ${packages[*]}"
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: run as root or install sudo" >&2; exit 1; }
+  sudo=(sudo)
+fi
+
+echo "setup: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -q
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}"
+echo "setup: installed ${#missing[@]} package(s): ${missing[*]}"
