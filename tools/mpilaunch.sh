@@ -46,8 +46,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # path), so it cannot live under Bazel's long TEST_TMPDIR.
 session_dir=$(mktemp -d /tmp/ompi.XXXXXX)
 trap 'rm -rf "$session_dir"' EXIT
-# Every rank would write the same gtest XML file; Bazel makes its own.
-unset GTEST_OUTPUT XML_OUTPUT_FILE
+# Every rank would write (and remove) the same gtest files; Bazel makes its
+# own XML report.
+unset GTEST_OUTPUT XML_OUTPUT_FILE TEST_PREMATURE_EXIT_FILE
 
 args=(-np "$np" --oversubscribe --tag-output
       --mca orte_tmpdir_base "$session_dir" --mca pml ob1)

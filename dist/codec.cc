@@ -1,0 +1,58 @@
+#include "dist/codec.h"
+
+namespace fastvideo::dist::codec_internal {
+
+// Frame: u32 magic | u32 tag length | tag | u64 body length | body.
+std::string Frame(absl::string_view tag, const std::string& body) {
+  std::string payload;
+  payload.reserve(16 + tag.size() + body.size());
+  Writer writer(&payload);
+  const uint32_t magic = kMagic;
+  const uint32_t tag_size = static_cast<uint32_t>(tag.size());
+  writer.PutBytes(&magic, sizeof(magic));
+  writer.PutBytes(&tag_size, sizeof(tag_size));
+  writer.PutBytes(tag.data(), tag.size());
+  writer.PutU64(body.size());
+  writer.PutBytes(body.data(), body.size());
+  return payload;
+}
+
+absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
+                                          absl::string_view expected_tag) {
+  Reader reader(payload, "frame");
+  uint32_t magic = 0, tag_size = 0;
+  if (!reader.GetBytes(&magic, sizeof(magic)).ok() || magic != kMagic) {
+    return absl::DataLossError(absl::StrCat(
+        "not an object payload (", payload.size(),
+        " bytes without the frame's magic number) where '", expected_tag,
+        "' was expected"));
+  }
+  if (!reader.GetBytes(&tag_size, sizeof(tag_size)).ok() ||
+      tag_size > reader.remaining()) {
+    return absl::DataLossError(absl::StrCat(
+        "truncated payload: its type tag does not fit in ", payload.size(),
+        " bytes"));
+  }
+  const absl::string_view tag = payload.substr(8, tag_size);
+  if (tag != expected_tag) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("payload holds '", tag, "' but was received as '",
+                     expected_tag, "'"));
+  }
+  absl::string_view rest = payload.substr(8 + tag_size);
+  uint64_t body_size = 0;
+  if (rest.size() < sizeof(body_size)) {
+    return absl::DataLossError(
+        absl::StrCat("truncated '", tag, "' payload: no body length"));
+  }
+  std::memcpy(&body_size, rest.data(), sizeof(body_size));
+  rest.remove_prefix(sizeof(body_size));
+  if (body_size != rest.size()) {
+    return absl::DataLossError(absl::StrCat(
+        "truncated or corrupt '", tag, "' payload: body of ", rest.size(),
+        " bytes, its header says ", body_size));
+  }
+  return rest;
+}
+
+}  // namespace fastvideo::dist::codec_internal

@@ -1,0 +1,392 @@
+// Codecs: how objects become the bytes of a message, and back.
+//
+// Every payload is framed as  magic | type tag | body length | body,  so a
+// reader that asks for another type gets InvalidArgument naming both types,
+// and a truncated or corrupt payload gets DataLoss. Decoding checks every
+// length against the bytes that are there; it never reads out of bounds and
+// never runs anything but the codecs of the requested type.
+//
+// Built in: arithmetic types and enums, std::byte, std::string, std::vector,
+// std::array, std::map, std::unordered_map, std::pair, std::tuple,
+// std::optional and std::monostate. torch::Tensor and c10::IValue are in
+// dist/torch_codec.h. Byte order is the machine's: ranks of one job share it.
+//
+// A codec for your own type is a specialization with three members:
+//
+//   template <> struct fastvideo::dist::Codec<Point> {
+//     static std::string Tag() { return "Point"; }
+//     static void Encode(const Point& p, Writer& out) { out.Put(p.x, p.name); }
+//     static absl::Status Decode(Reader& in, Point& p) {
+//       return in.Get(p.x, p.name);
+//     }
+//   };
+#ifndef FASTVIDEO_DIST_CODEC_H_
+#define FASTVIDEO_DIST_CODEC_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace fastvideo::dist {
+
+template <typename T, typename Enable = void>
+struct Codec;  // No codec for this type: specialize Codec<T> (see above).
+
+// Appends encoded values to a payload.
+class Writer {
+ public:
+  explicit Writer(std::string* out) : out_(out) {}
+
+  void PutBytes(const void* data, size_t size) {
+    out_->append(static_cast<const char*>(data), size);
+  }
+  void PutU64(uint64_t value) { PutBytes(&value, sizeof(value)); }
+
+  // Encodes each value with its codec, in order.
+  template <typename... T>
+  void Put(const T&... values) {
+    (Codec<T>::Encode(values, *this), ...);
+  }
+
+ private:
+  std::string* out_;
+};
+
+// Reads encoded values from a payload, never past its end.
+class Reader {
+ public:
+  Reader(absl::string_view bytes, absl::string_view type_tag)
+      : bytes_(bytes), type_tag_(type_tag) {}
+
+  absl::Status GetBytes(void* data, size_t size) {
+    if (size > bytes_.size()) return Truncated(size);
+    if (size > 0) std::memcpy(data, bytes_.data(), size);
+    bytes_.remove_prefix(size);
+    return absl::OkStatus();
+  }
+  absl::Status GetU64(uint64_t& value) { return GetBytes(&value, sizeof(value)); }
+
+  // Reads an element count and checks that `count` elements of at least
+  // `min_element_bytes` each can still be there.
+  absl::Status GetCount(uint64_t& count, size_t min_element_bytes) {
+    if (absl::Status status = GetU64(count); !status.ok()) return status;
+    if (min_element_bytes > 0 && count > bytes_.size() / min_element_bytes) {
+      return absl::DataLossError(absl::StrCat(
+          "corrupt '", type_tag_, "' payload: ", count, " elements of ",
+          min_element_bytes, "+ bytes cannot fit in the ", bytes_.size(),
+          " bytes left"));
+    }
+    return absl::OkStatus();
+  }
+
+  // Decodes each value with its codec, in order; stops at the first error.
+  template <typename... T>
+  absl::Status Get(T&... values) {
+    absl::Status status;
+    ((status = Codec<T>::Decode(*this, values), status.ok()) && ...);
+    return status;
+  }
+
+  size_t remaining() const { return bytes_.size(); }
+  absl::string_view type_tag() const { return type_tag_; }
+
+ private:
+  absl::Status Truncated(size_t wanted) const {
+    return absl::DataLossError(
+        absl::StrCat("truncated '", type_tag_, "' payload: needed ", wanted,
+                     " more bytes, ", bytes_.size(), " left"));
+  }
+
+  absl::string_view bytes_;
+  absl::string_view type_tag_;
+};
+
+// The smallest encoding of a T, to bound counts read from a peer.
+template <typename T>
+constexpr size_t kMinEncodedBytes =
+    std::is_arithmetic_v<T> || std::is_enum_v<T> ? sizeof(T) : 0;
+
+// -------------------------------------------------------------- the framing
+
+namespace codec_internal {
+constexpr uint32_t kMagic = 0x4256'4F46;  // "FOVB"
+std::string Frame(absl::string_view tag, const std::string& body);
+// Checks the frame and the tag; returns the body.
+absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
+                                          absl::string_view expected_tag);
+}  // namespace codec_internal
+
+template <typename T>
+std::string Encode(const T& value) {
+  std::string body;
+  Writer writer(&body);
+  Codec<T>::Encode(value, writer);
+  return codec_internal::Frame(Codec<T>::Tag(), body);
+}
+
+template <typename T>
+absl::StatusOr<T> Decode(absl::string_view payload) {
+  const std::string tag = Codec<T>::Tag();
+  absl::StatusOr<absl::string_view> body = codec_internal::Unframe(payload, tag);
+  if (!body.ok()) return body.status();
+  Reader reader(*body, tag);
+  T value{};
+  if (absl::Status status = Codec<T>::Decode(reader, value); !status.ok()) {
+    return status;
+  }
+  if (reader.remaining() != 0) {
+    return absl::DataLossError(absl::StrCat("corrupt '", tag, "' payload: ",
+                                            reader.remaining(),
+                                            " bytes left after the value"));
+  }
+  return value;
+}
+
+// -------------------------------------------------------- built-in codecs
+
+namespace codec_internal {
+template <typename T>
+std::string ArithmeticTag() {
+  if constexpr (std::is_same_v<T, bool>) return "bool";
+  if constexpr (std::is_same_v<T, char>) return "char";
+  if constexpr (std::is_floating_point_v<T>) return absl::StrCat("f", 8 * sizeof(T));
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                !std::is_same_v<T, char>) {
+    return absl::StrCat(std::is_signed_v<T> ? "i" : "u", 8 * sizeof(T));
+  }
+}
+}  // namespace codec_internal
+
+// Numbers, bool, char, enums and std::byte: their bytes as they are.
+template <typename T>
+struct Codec<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>> {
+  static std::string Tag() {
+    if constexpr (std::is_same_v<T, std::byte>) {
+      return "byte";
+    } else if constexpr (std::is_enum_v<T>) {
+      return absl::StrCat("enum:", typeid(T).name());
+    } else {
+      return codec_internal::ArithmeticTag<T>();
+    }
+  }
+  static void Encode(const T& value, Writer& out) {
+    out.PutBytes(&value, sizeof(T));
+  }
+  static absl::Status Decode(Reader& in, T& value) {
+    if constexpr (std::is_same_v<T, bool>) {
+      unsigned char byte = 0;
+      if (absl::Status status = in.GetBytes(&byte, 1); !status.ok()) return status;
+      if (byte > 1) {
+        return absl::DataLossError(absl::StrCat(
+            "corrupt '", in.type_tag(), "' payload: bool byte ", int{byte}));
+      }
+      value = byte == 1;
+      return absl::OkStatus();
+    } else {
+      return in.GetBytes(&value, sizeof(T));
+    }
+  }
+};
+
+template <>
+struct Codec<std::string> {
+  static std::string Tag() { return "string"; }
+  static void Encode(const std::string& value, Writer& out) {
+    out.PutU64(value.size());
+    out.PutBytes(value.data(), value.size());
+  }
+  static absl::Status Decode(Reader& in, std::string& value) {
+    uint64_t size = 0;
+    if (absl::Status status = in.GetCount(size, 1); !status.ok()) return status;
+    value.resize(size);
+    return in.GetBytes(value.data(), size);
+  }
+};
+
+template <>
+struct Codec<std::monostate> {
+  static std::string Tag() { return "none"; }
+  static void Encode(const std::monostate&, Writer&) {}
+  static absl::Status Decode(Reader&, std::monostate&) { return absl::OkStatus(); }
+};
+
+namespace codec_internal {
+// Elements whose bytes can be copied as a block (not bool: it is checked).
+template <typename T>
+constexpr bool kBlockCopyable =
+    (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) ||
+    std::is_same_v<T, std::byte>;
+
+template <typename Container, typename Element>
+void EncodeElements(const Container& values, Writer& out) {
+  out.PutU64(values.size());
+  if constexpr (kBlockCopyable<Element> &&
+                std::is_same_v<Container, std::vector<Element>>) {
+    out.PutBytes(values.data(), values.size() * sizeof(Element));
+  } else {
+    for (const auto& value : values) Codec<Element>::Encode(value, out);
+  }
+}
+}  // namespace codec_internal
+
+template <typename T, typename A>
+struct Codec<std::vector<T, A>> {
+  static std::string Tag() { return absl::StrCat("vector<", Codec<T>::Tag(), ">"); }
+  static void Encode(const std::vector<T, A>& values, Writer& out) {
+    codec_internal::EncodeElements<std::vector<T, A>, T>(values, out);
+  }
+  static absl::Status Decode(Reader& in, std::vector<T, A>& values) {
+    uint64_t count = 0;
+    if (absl::Status status = in.GetCount(count, kMinEncodedBytes<T>); !status.ok()) {
+      return status;
+    }
+    if constexpr (codec_internal::kBlockCopyable<T>) {
+      values.resize(count);
+      return in.GetBytes(values.data(), count * sizeof(T));
+    } else {
+      values.clear();
+      values.reserve(std::min<uint64_t>(count, in.remaining()));
+      for (uint64_t i = 0; i < count; ++i) {
+        T value{};
+        if (absl::Status status = Codec<T>::Decode(in, value); !status.ok()) {
+          return status;
+        }
+        values.push_back(std::move(value));
+      }
+      return absl::OkStatus();
+    }
+  }
+};
+
+template <typename T, size_t N>
+struct Codec<std::array<T, N>> {
+  static std::string Tag() {
+    return absl::StrCat("array<", Codec<T>::Tag(), ",", N, ">");
+  }
+  static void Encode(const std::array<T, N>& values, Writer& out) {
+    for (const T& value : values) Codec<T>::Encode(value, out);
+  }
+  static absl::Status Decode(Reader& in, std::array<T, N>& values) {
+    for (T& value : values) {
+      if (absl::Status status = Codec<T>::Decode(in, value); !status.ok()) {
+        return status;
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
+template <typename A, typename B>
+struct Codec<std::pair<A, B>> {
+  static std::string Tag() {
+    return absl::StrCat("pair<", Codec<A>::Tag(), ",", Codec<B>::Tag(), ">");
+  }
+  static void Encode(const std::pair<A, B>& value, Writer& out) {
+    out.Put(value.first, value.second);
+  }
+  static absl::Status Decode(Reader& in, std::pair<A, B>& value) {
+    return in.Get(value.first, value.second);
+  }
+};
+
+template <typename... T>
+struct Codec<std::tuple<T...>> {
+  static std::string Tag() {
+    std::string tag = "tuple<";
+    ((tag += Codec<T>::Tag() + ","), ...);
+    if (sizeof...(T) > 0) tag.pop_back();
+    return tag + ">";
+  }
+  static void Encode(const std::tuple<T...>& value, Writer& out) {
+    std::apply([&out](const T&... fields) { out.Put(fields...); }, value);
+  }
+  static absl::Status Decode(Reader& in, std::tuple<T...>& value) {
+    return std::apply([&in](T&... fields) { return in.Get(fields...); }, value);
+  }
+};
+
+template <typename T>
+struct Codec<std::optional<T>> {
+  static std::string Tag() { return absl::StrCat("optional<", Codec<T>::Tag(), ">"); }
+  static void Encode(const std::optional<T>& value, Writer& out) {
+    out.Put(value.has_value());
+    if (value) Codec<T>::Encode(*value, out);
+  }
+  static absl::Status Decode(Reader& in, std::optional<T>& value) {
+    bool present = false;
+    if (absl::Status status = in.Get(present); !status.ok()) return status;
+    if (!present) {
+      value.reset();
+      return absl::OkStatus();
+    }
+    value.emplace();
+    return Codec<T>::Decode(in, *value);
+  }
+};
+
+namespace codec_internal {
+template <typename Map>
+struct MapCodec {
+  using K = typename Map::key_type;
+  using V = typename Map::mapped_type;
+  static void Encode(const Map& values, Writer& out) {
+    out.PutU64(values.size());
+    for (const auto& [key, value] : values) out.Put(key, value);
+  }
+  static absl::Status Decode(Reader& in, Map& values) {
+    uint64_t count = 0;
+    if (absl::Status status =
+            in.GetCount(count, kMinEncodedBytes<K> + kMinEncodedBytes<V>);
+        !status.ok()) {
+      return status;
+    }
+    values.clear();
+    for (uint64_t i = 0; i < count; ++i) {
+      K key{};
+      V value{};
+      if (absl::Status status = in.Get(key, value); !status.ok()) return status;
+      if (!values.emplace(std::move(key), std::move(value)).second) {
+        return absl::DataLossError(absl::StrCat(
+            "corrupt '", in.type_tag(), "' payload: a key appears twice"));
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+}  // namespace codec_internal
+
+template <typename K, typename V, typename C, typename A>
+struct Codec<std::map<K, V, C, A>>
+    : codec_internal::MapCodec<std::map<K, V, C, A>> {
+  static std::string Tag() {
+    return absl::StrCat("map<", Codec<K>::Tag(), ",", Codec<V>::Tag(), ">");
+  }
+};
+
+template <typename K, typename V, typename H, typename E, typename A>
+struct Codec<std::unordered_map<K, V, H, E, A>>
+    : codec_internal::MapCodec<std::unordered_map<K, V, H, E, A>> {
+  static std::string Tag() {
+    return absl::StrCat("unordered_map<", Codec<K>::Tag(), ",", Codec<V>::Tag(), ">");
+  }
+};
+
+}  // namespace fastvideo::dist
+
+#endif  // FASTVIDEO_DIST_CODEC_H_

@@ -1,0 +1,27 @@
+// The key of a published message: (kind, source, destination, sequence),
+// printed in the store style of the Python original, e.g.
+// "send_to/3/from/1/#7" or "broadcast_from/0/#2".
+#ifndef FASTVIDEO_DIST_MESSAGE_KEY_H_
+#define FASTVIDEO_DIST_MESSAGE_KEY_H_
+
+#include <cstdint>
+#include <string>
+
+#include "dist/segment_layout.h"
+
+namespace fastvideo::dist {
+
+struct MessageKey {
+  static constexpr int kEveryRank = -1;  // destination of a broadcast
+
+  MessageKind kind;
+  int src;
+  int dst;  // kEveryRank for broadcast and all_gather
+  uint64_t seq;
+
+  std::string ToString() const;
+};
+
+}  // namespace fastvideo::dist
+
+#endif  // FASTVIDEO_DIST_MESSAGE_KEY_H_

@@ -1,0 +1,72 @@
+#include "dist/segment_layout.h"
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "dist/hash.h"
+
+namespace fastvideo::dist {
+namespace {
+
+uint64_t AlignUp(uint64_t value, uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+}  // namespace
+
+const char* MessageKindName(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kSend:
+      return "send_obj";
+    case MessageKind::kBroadcast:
+      return "broadcast_obj";
+    case MessageKind::kAllGather:
+      return "all_gather_obj";
+  }
+  return "unknown";
+}
+
+void Descriptor::Seal() {
+  descriptor_hash = 0;
+  descriptor_hash = Hash64(this, sizeof(*this));
+}
+
+bool Descriptor::IsSealed() const {
+  Descriptor copy = *this;
+  copy.Seal();
+  return copy.descriptor_hash == descriptor_hash && slot_plus_one != 0;
+}
+
+absl::StatusOr<SegmentLayout> SegmentLayout::Create(int world_size,
+                                                    uint64_t ring_slots,
+                                                    uint64_t segment_bytes,
+                                                    uint64_t min_data_bytes) {
+  if (world_size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("world_size must be positive, got ", world_size));
+  }
+  if (ring_slots < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ring_slots must be at least 2, got ", ring_slots));
+  }
+  SegmentLayout layout;
+  layout.world_size_ = world_size;
+  layout.ring_slots_ = ring_slots;
+  layout.segment_bytes_ = segment_bytes;
+  const uint64_t control_bytes = 8 * (2 * uint64_t(world_size) + kBarrierRounds);
+  layout.rings_begin_ = AlignUp(control_bytes, kAlignment);
+  const uint64_t rings_bytes =
+      (uint64_t(world_size) + 1) * ring_slots * sizeof(Descriptor);
+  layout.data_begin_ = AlignUp(layout.rings_begin_ + rings_bytes, kAlignment);
+  if (segment_bytes < layout.data_begin_ + min_data_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "window segment of ", segment_bytes, " bytes is too small for ",
+        world_size, " ranks and ", ring_slots, " ring slots: it needs ",
+        layout.data_begin_, " bytes of control and descriptors plus at least ",
+        min_data_bytes, " bytes of data"));
+  }
+  return layout;
+}
+
+}  // namespace fastvideo::dist

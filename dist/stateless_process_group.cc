@@ -1,0 +1,320 @@
+#include "dist/stateless_process_group.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <glog/logging.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "dist/mpi_error.h"
+
+namespace fastvideo {
+
+using dist::MessageKey;
+using dist::MessageKind;
+
+struct StatelessProcessGroup::Impl {
+  std::string name;
+  std::vector<int> parent_ranks;
+  GroupOptions options;
+  std::unique_ptr<dist::WindowChannel> channel;
+  // Payloads asked for as the wrong type, by source: kept for the next call.
+  std::vector<std::optional<std::string>> held_p2p;
+  std::vector<std::optional<std::string>> held_bcast;
+};
+
+namespace {
+
+std::string DefaultName(const std::vector<int>& parent_ranks) {
+  bool contiguous = true;
+  for (size_t i = 1; i < parent_ranks.size(); ++i) {
+    contiguous &= parent_ranks[i] == parent_ranks[i - 1] + 1;
+  }
+  if (contiguous && parent_ranks.size() > 2) {
+    return absl::StrCat("ranks[", parent_ranks.front(), "-", parent_ranks.back(), "]");
+  }
+  if (parent_ranks.size() > 16) {
+    return absl::StrCat("ranks[", parent_ranks.front(), ",", parent_ranks[1],
+                        ",...(", parent_ranks.size(), " ranks)]");
+  }
+  return absl::StrCat("ranks[", absl::StrJoin(parent_ranks, ","), "]");
+}
+
+absl::StatusOr<std::vector<int>> ParentRanksOf(MPI_Comm comm, MPI_Comm parent) {
+  MPI_Group group, parent_group;
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_group(comm, &group));
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_group(parent, &parent_group));
+  int size = 0;
+  MPI_Group_size(group, &size);
+  std::vector<int> ranks(size), translated(size);
+  std::iota(ranks.begin(), ranks.end(), 0);
+  const int code = MPI_Group_translate_ranks(group, size, ranks.data(),
+                                             parent_group, translated.data());
+  MPI_Group_free(&group);
+  MPI_Group_free(&parent_group);
+  FV_RETURN_IF_MPI_ERROR(code);
+  return translated;
+}
+
+}  // namespace
+
+absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::Create(
+    MPI_Comm parent, GroupOptions options) {
+  MPI_Comm comm;
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_dup(parent, &comm));
+  absl::StatusOr<std::vector<int>> parent_ranks = ParentRanksOf(comm, parent);
+  if (!parent_ranks.ok()) {
+    MPI_Comm_free(&comm);
+    return parent_ranks.status();
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->parent_ranks = *std::move(parent_ranks);
+  impl->options = std::move(options);
+  impl->name = impl->options.name.empty() ? DefaultName(impl->parent_ranks)
+                                          : impl->options.name;
+  dist::ChannelOptions channel_options;
+  channel_options.name = impl->name;
+  channel_options.segment_bytes = impl->options.window_bytes;
+  channel_options.ring_slots = impl->options.ring_slots;
+  channel_options.max_chunk_bytes = impl->options.max_chunk_bytes;
+  channel_options.data_expiration =
+      absl::Seconds(impl->options.data_expiration_seconds);
+  channel_options.clock = impl->options.clock;
+  channel_options.verify_payloads = impl->options.verify_payloads;
+  if (impl->options.data_expiration_seconds < 0) {
+    // Checked here too so the message speaks the option's name.
+    MPI_Comm_free(&comm);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group '", impl->name, "': data_expiration_seconds must be >= 0, got ",
+        impl->options.data_expiration_seconds));
+  }
+  absl::StatusOr<std::unique_ptr<dist::WindowChannel>> channel =
+      dist::WindowChannel::Create(comm, std::move(channel_options));
+  if (!channel.ok()) {
+    MPI_Comm_free(&comm);
+    return channel.status();
+  }
+  impl->channel = *std::move(channel);
+  impl->held_p2p.resize(impl->parent_ranks.size());
+  impl->held_bcast.resize(impl->parent_ranks.size());
+  VLOG(1) << "group '" << impl->name << "': formed with "
+          << impl->parent_ranks.size() << " ranks";
+  return StatelessProcessGroup(std::move(impl));
+}
+
+absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::CreateFromRanks(
+    MPI_Comm parent, std::vector<int> ranks, GroupOptions options) {
+  int parent_rank = 0, parent_size = 0;
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_rank(parent, &parent_rank));
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_size(parent, &parent_size));
+  absl::flat_hash_set<int> seen;
+  for (int rank : ranks) {
+    if (rank < 0 || rank >= parent_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "CreateFromRanks: rank ", rank, " is out of range for a parent of ",
+          parent_size, " ranks"));
+    }
+    if (!seen.insert(rank).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("CreateFromRanks: rank ", rank, " is listed twice"));
+    }
+  }
+  if (!seen.contains(parent_rank)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CreateFromRanks: called on parent rank ", parent_rank,
+        ", which is not in the list [", absl::StrJoin(ranks, ","),
+        "]; only the listed ranks take part"));
+  }
+  MPI_Group parent_group, group;
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_group(parent, &parent_group));
+  int code = MPI_Group_incl(parent_group, static_cast<int>(ranks.size()),
+                            ranks.data(), &group);
+  MPI_Group_free(&parent_group);
+  FV_RETURN_IF_MPI_ERROR(code);
+  // The tag tells apart concurrent creations over the same parent.
+  const int tag = static_cast<int>(
+      std::accumulate(ranks.begin(), ranks.end(), uint64_t{17},
+                      [](uint64_t h, int r) { return h * 31 + r; }) % 30000);
+  MPI_Comm comm;
+  code = MPI_Comm_create_group(parent, group, tag, &comm);
+  MPI_Group_free(&group);
+  FV_RETURN_IF_MPI_ERROR(code);
+  if (options.name.empty()) options.name = DefaultName(ranks);
+  absl::StatusOr<StatelessProcessGroup> result = Create(comm, std::move(options));
+  MPI_Comm_free(&comm);  // Create() duplicated it
+  if (result.ok()) result->impl_->parent_ranks = std::move(ranks);
+  return result;
+}
+
+StatelessProcessGroup::StatelessProcessGroup(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+StatelessProcessGroup::StatelessProcessGroup(StatelessProcessGroup&&) noexcept = default;
+StatelessProcessGroup& StatelessProcessGroup::operator=(
+    StatelessProcessGroup&& other) noexcept {
+  if (this != &other) {
+    if (impl_) {
+      absl::Status status = Close();
+      LOG_IF(ERROR, !status.ok()) << status;
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+StatelessProcessGroup::~StatelessProcessGroup() {
+  if (impl_) {
+    absl::Status status = Close();
+    LOG_IF(ERROR, !status.ok()) << status;
+  }
+}
+
+absl::Status StatelessProcessGroup::Close() {
+  if (!impl_) {
+    return absl::FailedPreconditionError(
+        "StatelessProcessGroup::Close on a moved-from or closed group");
+  }
+  absl::Status status = impl_->channel->Close();
+  impl_.reset();
+  return status;
+}
+
+int StatelessProcessGroup::rank() const { return impl_ ? impl_->channel->rank() : -1; }
+int StatelessProcessGroup::world_size() const {
+  return impl_ ? impl_->channel->world_size() : 0;
+}
+const std::string& StatelessProcessGroup::name() const {
+  static const std::string* const kNone = new std::string("<closed>");
+  return impl_ ? impl_->name : *kNone;
+}
+const std::vector<int>& StatelessProcessGroup::parent_ranks() const {
+  static const std::vector<int>* const kNone = new std::vector<int>();
+  return impl_ ? impl_->parent_ranks : *kNone;
+}
+MPI_Comm StatelessProcessGroup::comm() const {
+  return impl_ ? impl_->channel->comm() : MPI_COMM_NULL;
+}
+
+absl::Status StatelessProcessGroup::CheckUsable(const char* call) const {
+  if (impl_) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "StatelessProcessGroup::", call, " on a moved-from or closed group"));
+}
+
+absl::Status StatelessProcessGroup::CheckPeer(const char* call, int peer) const {
+  if (absl::Status status = CheckUsable(call); !status.ok()) return status;
+  if (peer >= 0 && peer < world_size()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "group '", impl_->name, "' rank ", rank(), "/", world_size(), ": ", call,
+      ": peer rank ", peer, " is out of range [0, ", world_size(), ")"));
+}
+
+absl::Time StatelessProcessGroup::ResolveDeadline(Deadline deadline) const {
+  return deadline ? *deadline : absl::Now() + impl_->options.default_timeout;
+}
+
+absl::Status StatelessProcessGroup::SendPayload(std::string payload, int dst,
+                                                Deadline deadline) {
+  if (absl::Status status = CheckPeer("send_obj", dst); !status.ok()) return status;
+  return impl_->channel->Publish(MessageKind::kSend, dst, payload,
+                                 ResolveDeadline(deadline));
+}
+
+absl::Status StatelessProcessGroup::PublishCollective(MessageKind kind,
+                                                      std::string payload,
+                                                      Deadline deadline) {
+  if (absl::Status status = CheckUsable(dist::MessageKindName(kind)); !status.ok()) {
+    return status;
+  }
+  return impl_->channel->Publish(kind, MessageKey::kEveryRank, payload,
+                                 ResolveDeadline(deadline));
+}
+
+absl::StatusOr<std::string> StatelessProcessGroup::TakePayload(
+    MessageKind kind, int src, Deadline deadline) {
+  const char* call = kind == MessageKind::kSend ? "recv_obj" : dist::MessageKindName(kind);
+  if (absl::Status status = CheckPeer(call, src); !status.ok()) return status;
+  auto& held = (kind == MessageKind::kSend ? impl_->held_p2p : impl_->held_bcast)[src];
+  if (held) {
+    std::string payload = *std::move(held);
+    held.reset();
+    return payload;
+  }
+  return impl_->channel->Fetch(kind, src, ResolveDeadline(deadline));
+}
+
+void StatelessProcessGroup::HoldPayload(MessageKind kind, int src,
+                                        std::string payload) {
+  (kind == MessageKind::kSend ? impl_->held_p2p : impl_->held_bcast)[src] =
+      std::move(payload);
+}
+
+std::string StatelessProcessGroup::Describe(MessageKind kind, int src) const {
+  const dist::WindowChannel& channel = *impl_->channel;
+  const bool p2p = kind == MessageKind::kSend;
+  const uint64_t fetched =
+      p2p ? channel.recv_count(src) : channel.broadcast_recv_count(src);
+  const MessageKey key{kind, src, p2p ? rank() : MessageKey::kEveryRank,
+                       fetched == 0 ? 0 : fetched - 1};
+  return absl::StrCat("group '", impl_->name, "' rank ", rank(), "/",
+                      world_size(), ": ",
+                      p2p ? "recv_obj" : dist::MessageKindName(kind), " ",
+                      key.ToString(), " from rank ", src);
+}
+
+absl::Status StatelessProcessGroup::barrier(Deadline deadline) {
+  if (absl::Status status = CheckUsable("barrier"); !status.ok()) return status;
+  return impl_->channel->Barrier(ResolveDeadline(deadline));
+}
+
+absl::Status StatelessProcessGroup::expire_data() {
+  if (absl::Status status = CheckUsable("expire_data"); !status.ok()) return status;
+  return impl_->channel->ExpireData();
+}
+
+absl::Status StatelessProcessGroup::progress() {
+  if (absl::Status status = CheckUsable("progress"); !status.ok()) return status;
+  return impl_->channel->Progress();
+}
+
+std::vector<uint64_t> StatelessProcessGroup::send_dst_counter() const {
+  std::vector<uint64_t> counts(world_size());
+  for (int r = 0; r < world_size(); ++r) counts[r] = impl_->channel->send_count(r);
+  return counts;
+}
+
+std::vector<uint64_t> StatelessProcessGroup::recv_src_counter() const {
+  std::vector<uint64_t> counts(world_size());
+  for (int r = 0; r < world_size(); ++r) {
+    counts[r] = impl_->channel->recv_count(r) - (impl_->held_p2p[r] ? 1 : 0);
+  }
+  return counts;
+}
+
+uint64_t StatelessProcessGroup::broadcast_send_counter() const {
+  return impl_ ? impl_->channel->broadcast_send_count() : 0;
+}
+
+std::vector<uint64_t> StatelessProcessGroup::broadcast_recv_src_counter() const {
+  std::vector<uint64_t> counts(world_size());
+  for (int r = 0; r < world_size(); ++r) {
+    counts[r] =
+        impl_->channel->broadcast_recv_count(r) - (impl_->held_bcast[r] ? 1 : 0);
+  }
+  return counts;
+}
+
+std::vector<std::pair<std::string, absl::Time>> StatelessProcessGroup::entries() const {
+  return impl_ ? impl_->channel->entries()
+               : std::vector<std::pair<std::string, absl::Time>>{};
+}
+
+int64_t StatelessProcessGroup::data_expiration_seconds() const {
+  return impl_ ? impl_->options.data_expiration_seconds : 0;
+}
+
+dist::ChannelStats StatelessProcessGroup::stats() const {
+  return impl_ ? impl_->channel->stats() : dist::ChannelStats{};
+}
+
+}  // namespace fastvideo

@@ -1,0 +1,217 @@
+// StatelessProcessGroup: a metadata/object channel between the ranks of an
+// MPI communicator, re-created from fastvideo.distributed.utils.
+//
+// What it promises:
+// - Forming a group is collective over its members only: a group of some
+//   ranks of a communicator is formed without the others taking part, and
+//   groups (overlapping or not) live side by side; each has its own
+//   duplicated communicator and window, so nothing crosses between groups.
+// - send_obj publishes and returns at once while the sender's window segment
+//   has room; otherwise it waits for readers, up to its deadline.
+// - recv_obj returns the messages of one (src, dst) pair in send order; many
+//   senders to one receiver never mix. broadcast_obj / all_gather_obj are
+//   in order per source; every member must make the same collective calls in
+//   the same order (a mismatch is reported, not mis-delivered).
+// - Every blocking call takes a deadline (default: options.default_timeout
+//   from now); running out gives DeadlineExceeded naming the group, this
+//   rank, the peer and the key. A payload of the wrong type gives
+//   InvalidArgument and stays queued for the next receive from that peer;
+//   a corrupt one gives DataLoss; an expired one NotFound.
+// - Memory: a message's space is reclaimed as soon as every reader has
+//   read it, or after data_expiration (see expire_data()).
+// Costs: a small object is one MPI_Get plus one atomic for the reader; a
+// large one adds one MPI_Get per chunk. barrier() is ceil(log2(n)) rounds.
+// Threads: use a group from one thread at a time. Progress: with osc/pt2pt
+// (TCP), readers progress only while the publisher is in an MPI call; call
+// progress() from long compute loops if peers wait on you.
+// Lifetime: destruction (or Close()) is collective over the members.
+#ifndef FASTVIDEO_DIST_STATELESS_PROCESS_GROUP_H_
+#define FASTVIDEO_DIST_STATELESS_PROCESS_GROUP_H_
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "dist/codec.h"
+#include "dist/segment_layout.h"
+#include "dist/window_channel.h"
+
+namespace at {
+class Tensor;
+}  // namespace at
+
+namespace fastvideo {
+
+struct GroupOptions {
+  // Shown in errors and logs; empty: derived from the member ranks.
+  std::string name;
+  // How long published data is kept for readers that have not read it.
+  int64_t data_expiration_seconds = 3600;
+  // Size of each member's window segment.
+  uint64_t window_bytes = uint64_t{32} << 20;
+  // Messages to one reader (or broadcasts) that may wait unread before
+  // send_obj waits; 0: as many as a quarter of the window holds (16..1024).
+  uint64_t ring_slots = 0;
+  // Largest chunk of a message in the window; 0: a quarter of the data area.
+  uint64_t max_chunk_bytes = 0;
+  // Deadline of blocking calls that are not given one.
+  absl::Duration default_timeout = absl::Minutes(5);
+  // The clock of expiration bookkeeping (tests inject a fake one).
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  // Hash every chunk and check it on arrival.
+  bool verify_payloads = true;
+};
+
+enum class ReduceOp { kSum, kProduct, kMin, kMax };
+
+class StatelessProcessGroup {
+ public:
+  using Deadline = std::optional<absl::Time>;
+
+  // Collective over `parent`: a group of all its ranks.
+  static absl::StatusOr<StatelessProcessGroup> Create(MPI_Comm parent,
+                                                      GroupOptions options = {});
+  // Collective over the listed ranks of `parent` only; group rank i is
+  // parent rank ranks[i]. Ranks outside the list do not call anything.
+  static absl::StatusOr<StatelessProcessGroup> CreateFromRanks(
+      MPI_Comm parent, std::vector<int> ranks, GroupOptions options = {});
+
+  StatelessProcessGroup(StatelessProcessGroup&&) noexcept;
+  StatelessProcessGroup& operator=(StatelessProcessGroup&&) noexcept;
+  ~StatelessProcessGroup();
+
+  // Collective: frees the window and the communicator; unread messages are
+  // dropped. Later calls fail with FailedPrecondition.
+  absl::Status Close();
+
+  int rank() const;
+  int world_size() const;
+  const std::string& name() const;
+  // Rank in the parent communicator of each group rank.
+  const std::vector<int>& parent_ranks() const;
+  MPI_Comm comm() const;
+
+  template <typename T>
+  absl::Status send_obj(const T& obj, int dst, Deadline deadline = {}) {
+    return SendPayload(dist::Encode(obj), dst, deadline);
+  }
+
+  template <typename T>
+  absl::StatusOr<T> recv_obj(int src, Deadline deadline = {}) {
+    return DecodeHeld<T>(dist::MessageKind::kSend, src, deadline);
+  }
+
+  // On `src`, publishes `obj` and returns it; elsewhere `obj` is ignored and
+  // the source's object is returned.
+  template <typename T>
+  absl::StatusOr<T> broadcast_obj(const T& obj, int src, Deadline deadline = {}) {
+    if (absl::Status status = CheckPeer("broadcast_obj", src); !status.ok()) {
+      return status;
+    }
+    if (rank() == src) {
+      absl::Status status =
+          PublishCollective(dist::MessageKind::kBroadcast, dist::Encode(obj), deadline);
+      if (!status.ok()) return status;
+      return obj;
+    }
+    return DecodeHeld<T>(dist::MessageKind::kBroadcast, src, deadline);
+  }
+
+  // Every member's `obj`, indexed by group rank.
+  template <typename T>
+  absl::StatusOr<std::vector<T>> all_gather_obj(const T& obj, Deadline deadline = {}) {
+    absl::Status status =
+        PublishCollective(dist::MessageKind::kAllGather, dist::Encode(obj), deadline);
+    if (!status.ok()) return status;
+    std::vector<T> gathered(world_size());
+    for (int src = 0; src < world_size(); ++src) {
+      if (src == rank()) {
+        gathered[src] = obj;
+        continue;
+      }
+      absl::StatusOr<T> value =
+          DecodeHeld<T>(dist::MessageKind::kAllGather, src, deadline);
+      if (!value.ok()) return value.status();
+      gathered[src] = *std::move(value);
+    }
+    return gathered;
+  }
+
+  // No member leaves before every member has entered.
+  absl::Status barrier(Deadline deadline = {});
+
+  // Drops what this member published more than data_expiration_seconds ago.
+  absl::Status expire_data();
+  // Reclaims acknowledged space and lets MPI progress; cheap.
+  absl::Status progress();
+
+  // The original's bookkeeping: messages per peer, and what is published
+  // and not yet reclaimed, as (key, publication time) in publication order.
+  std::vector<uint64_t> send_dst_counter() const;
+  std::vector<uint64_t> recv_src_counter() const;
+  uint64_t broadcast_send_counter() const;
+  std::vector<uint64_t> broadcast_recv_src_counter() const;
+  std::vector<std::pair<std::string, absl::Time>> entries() const;
+  int64_t data_expiration_seconds() const;
+  dist::ChannelStats stats() const;
+
+  // Tensor conveniences (dist/stateless_process_group_tensor.cc).
+  absl::Status send(const at::Tensor& tensor, int dst, Deadline deadline = {});
+  // Receives into `tensor`, which must have the sender's shape and dtype.
+  absl::Status recv(at::Tensor& tensor, int src, Deadline deadline = {});
+  absl::Status broadcast(at::Tensor& tensor, int src, Deadline deadline = {});
+  // Reduces every member's tensor into each member's `tensor`, in rank
+  // order (the same result everywhere).
+  absl::Status all_reduce(at::Tensor& tensor, ReduceOp op = ReduceOp::kSum,
+                          Deadline deadline = {});
+
+ private:
+  struct Impl;
+  explicit StatelessProcessGroup(std::unique_ptr<Impl> impl);
+
+  absl::Status CheckUsable(const char* call) const;
+  absl::Status CheckPeer(const char* call, int peer) const;
+  absl::Time ResolveDeadline(Deadline deadline) const;
+  absl::Status SendPayload(std::string payload, int dst, Deadline deadline);
+  absl::Status PublishCollective(dist::MessageKind kind, std::string payload,
+                                 Deadline deadline);
+  // The next payload of `kind` from `src` (a held one first), or an error.
+  absl::StatusOr<std::string> TakePayload(dist::MessageKind kind, int src,
+                                          Deadline deadline);
+  // Keeps a payload that was asked for as the wrong type.
+  void HoldPayload(dist::MessageKind kind, int src, std::string payload);
+  std::string Describe(dist::MessageKind kind, int src) const;
+
+  template <typename T>
+  absl::StatusOr<T> DecodeHeld(dist::MessageKind kind, int src, Deadline deadline) {
+    absl::StatusOr<std::string> payload = TakePayload(kind, src, deadline);
+    if (!payload.ok()) return payload.status();
+    absl::StatusOr<T> value = dist::Decode<T>(*payload);
+    if (value.ok()) return value;
+    const std::string where = Describe(kind, src);
+    if (absl::IsInvalidArgument(value.status())) {
+      HoldPayload(kind, src, *std::move(payload));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": ", value.status().message(),
+          "; the message stays queued for the next receive"));
+    }
+    return absl::Status(value.status().code(),
+                        absl::StrCat(where, ": ", value.status().message()));
+  }
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fastvideo
+
+#endif  // FASTVIDEO_DIST_STATELESS_PROCESS_GROUP_H_

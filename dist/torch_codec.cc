@@ -1,0 +1,149 @@
+#include "dist/torch_codec.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+
+#include <limits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace fastvideo::dist {
+namespace {
+
+constexpr uint64_t kMaxDims = 64;
+constexpr int kMaxNesting = 128;
+
+bool IsPlainDtype(uint64_t code) {
+  if (code >= static_cast<uint64_t>(c10::ScalarType::NumOptions)) return false;
+  const auto type = static_cast<c10::ScalarType>(code);
+  return !c10::isQIntType(type) && type != c10::ScalarType::Undefined;
+}
+
+absl::Status CheckPlainData(const c10::IValue& value, int depth) {
+  if (depth > kMaxNesting) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "c10::IValue payload nested deeper than ", kMaxNesting, " levels"));
+  }
+  if (value.isNone() || value.isBool() || value.isInt() || value.isDouble() ||
+      value.isComplexDouble() || value.isString() || value.isDevice() ||
+      value.isTensor()) {
+    return absl::OkStatus();
+  }
+  if (value.isList()) {
+    for (const c10::IValue& element : value.toListRef()) {
+      if (absl::Status status = CheckPlainData(element, depth + 1); !status.ok()) {
+        return status;
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (value.isTuple()) {
+    for (const c10::IValue& element : value.toTupleRef().elements()) {
+      if (absl::Status status = CheckPlainData(element, depth + 1); !status.ok()) {
+        return status;
+      }
+    }
+    return absl::OkStatus();
+  }
+  if (value.isGenericDict()) {
+    for (const auto& item : value.toGenericDict()) {
+      if (absl::Status status = CheckPlainData(item.key(), depth + 1); !status.ok()) {
+        return status;
+      }
+      if (absl::Status status = CheckPlainData(item.value(), depth + 1); !status.ok()) {
+        return status;
+      }
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "c10::IValue payload holds a ", value.tagKind(),
+      ": only plain data is accepted (None, bool, int, double, complex, "
+      "string, device, tensors, and lists, tuples and dicts of those)"));
+}
+
+}  // namespace
+
+void Codec<at::Tensor>::Encode(const at::Tensor& tensor, Writer& out) {
+  if (!tensor.defined()) {
+    out.PutU64(static_cast<uint64_t>(c10::ScalarType::Undefined));
+    return;
+  }
+  const at::Tensor dense =
+      (tensor.is_sparse() ? tensor.to_dense() : tensor).detach().cpu().contiguous();
+  out.PutU64(static_cast<uint64_t>(dense.scalar_type()));
+  out.PutU64(static_cast<uint64_t>(dense.dim()));
+  for (int64_t size : dense.sizes()) out.Put(size);
+  const uint64_t bytes = dense.nbytes();
+  out.PutU64(bytes);
+  if (bytes > 0) out.PutBytes(dense.data_ptr(), bytes);
+}
+
+absl::Status Codec<at::Tensor>::Decode(Reader& in, at::Tensor& tensor) {
+  uint64_t dtype = 0, dims = 0, bytes = 0;
+  if (absl::Status status = in.GetU64(dtype); !status.ok()) return status;
+  if (dtype == static_cast<uint64_t>(c10::ScalarType::Undefined)) {
+    tensor = at::Tensor();
+    return absl::OkStatus();
+  }
+  if (!IsPlainDtype(dtype)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor payload with unsupported dtype code ", dtype));
+  }
+  if (absl::Status status = in.GetU64(dims); !status.ok()) return status;
+  if (dims > kMaxDims) {
+    return absl::DataLossError(
+        absl::StrCat("corrupt tensor payload: ", dims, " dimensions"));
+  }
+  std::vector<int64_t> sizes(dims);
+  const auto type = static_cast<c10::ScalarType>(dtype);
+  uint64_t expected = c10::elementSize(type);
+  for (int64_t& size : sizes) {
+    if (absl::Status status = in.Get(size); !status.ok()) return status;
+    if (size < 0 ||
+        (size > 0 && expected > std::numeric_limits<uint64_t>::max() / size)) {
+      return absl::DataLossError(
+          absl::StrCat("corrupt tensor payload: dimension of size ", size));
+    }
+    expected *= static_cast<uint64_t>(size);
+  }
+  if (absl::Status status = in.GetU64(bytes); !status.ok()) return status;
+  if (bytes != expected || bytes > in.remaining()) {
+    return absl::DataLossError(absl::StrCat(
+        "corrupt tensor payload: ", bytes, " data bytes for a ",
+        c10::toString(type), " tensor of ", expected, " bytes, ",
+        in.remaining(), " bytes left"));
+  }
+  tensor = at::empty(sizes, at::TensorOptions().dtype(type));
+  return in.GetBytes(tensor.data_ptr(), bytes);
+}
+
+void Codec<c10::IValue>::Encode(const c10::IValue& value, Writer& out) {
+  const std::vector<char> pickled = torch::jit::pickle_save(value);
+  out.PutU64(pickled.size());
+  out.PutBytes(pickled.data(), pickled.size());
+}
+
+absl::Status Codec<c10::IValue>::Decode(Reader& in, c10::IValue& value) {
+  uint64_t size = 0;
+  if (absl::Status status = in.GetCount(size, 1); !status.ok()) return status;
+  std::vector<char> pickled(size);
+  if (absl::Status status = in.GetBytes(pickled.data(), size); !status.ok()) {
+    return status;
+  }
+  try {
+    value = torch::jit::pickle_load(pickled);
+  } catch (const std::exception& error) {
+    return absl::DataLossError(absl::StrCat(
+        "corrupt c10::IValue payload: the unpickler refused it: ",
+        c10::GetExceptionString(error)));
+  }
+  return CheckPlainData(value);
+}
+
+absl::Status CheckPlainData(const c10::IValue& value) {
+  return CheckPlainData(value, 0);
+}
+
+}  // namespace fastvideo::dist

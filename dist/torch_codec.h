@@ -1,0 +1,45 @@
+// Codecs for libtorch types (see codec.h for the framing).
+//
+// at::Tensor: dtype, shape and the raw bytes of a contiguous CPU copy (any
+// strides in, contiguous out; sparse in, dense out); no pickling. An
+// undefined tensor arrives undefined; quantized dtypes are refused with
+// InvalidArgument on the reading side.
+//
+// c10::IValue: libtorch's "any object", through its pickler. Only plain data
+// is accepted on decode: None, bool, int, double, complex, string, device,
+// tensors, and lists, tuples and dicts of those. Anything else (objects,
+// classes, futures, capsules) is refused with InvalidArgument, and a payload
+// the unpickler cannot read is DataLoss.
+#ifndef FASTVIDEO_DIST_TORCH_CODEC_H_
+#define FASTVIDEO_DIST_TORCH_CODEC_H_
+
+#include <ATen/core/Tensor.h>
+#include <ATen/core/ivalue.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "dist/codec.h"
+
+namespace fastvideo::dist {
+
+template <>
+struct Codec<at::Tensor> {
+  static std::string Tag() { return "tensor"; }
+  static void Encode(const at::Tensor& tensor, Writer& out);
+  static absl::Status Decode(Reader& in, at::Tensor& tensor);
+};
+
+template <>
+struct Codec<c10::IValue> {
+  static std::string Tag() { return "ivalue"; }
+  static void Encode(const c10::IValue& value, Writer& out);
+  static absl::Status Decode(Reader& in, c10::IValue& value);
+};
+
+// OkStatus when `value` holds only plain data (see above).
+absl::Status CheckPlainData(const c10::IValue& value);
+
+}  // namespace fastvideo::dist
+
+#endif  // FASTVIDEO_DIST_TORCH_CODEC_H_

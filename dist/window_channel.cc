@@ -1,0 +1,633 @@
+#include "dist/window_channel.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include <glog/logging.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "dist/backoff.h"
+#include "dist/hash.h"
+#include "dist/mpi_error.h"
+
+namespace fastvideo::dist {
+namespace {
+
+constexpr uint64_t kMinDataBytes = 4096;
+constexpr uint64_t kMaxChunkBytes = uint64_t{1} << 30;  // MPI counts are int
+
+uint64_t UnixNanos(absl::Time time) {
+  return static_cast<uint64_t>(absl::ToUnixNanos(time));
+}
+
+std::string FormatTime(uint64_t unix_nanos) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%E3S UTC",
+                          absl::FromUnixNanos(static_cast<int64_t>(unix_nanos)),
+                          absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
+    MPI_Comm comm, ChannelOptions options) {
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
+  int world_size = 0;
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_size(comm, &world_size));
+
+  if (options.ring_slots == 0) {
+    options.ring_slots = std::clamp<uint64_t>(
+        options.segment_bytes / 4 / ((world_size + 1) * sizeof(Descriptor)),
+        16, 1024);
+  }
+  // Every member must lay its segment out the same way.
+  uint64_t mine[2] = {options.segment_bytes, options.ring_slots};
+  uint64_t low[2], high[2];
+  FV_RETURN_IF_MPI_ERROR(
+      MPI_Allreduce(mine, low, 2, MPI_UINT64_T, MPI_MIN, comm));
+  FV_RETURN_IF_MPI_ERROR(
+      MPI_Allreduce(mine, high, 2, MPI_UINT64_T, MPI_MAX, comm));
+  if (low[0] != high[0] || low[1] != high[1]) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group '", options.name, "': members disagree on the window: "
+        "segment_bytes from ", low[0], " to ", high[0], ", ring_slots from ",
+        low[1], " to ", high[1], "; every member must pass the same options"));
+  }
+  if (options.data_expiration < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group '", options.name,
+                     "': data_expiration must not be negative, got ",
+                     absl::FormatDuration(options.data_expiration)));
+  }
+  absl::StatusOr<SegmentLayout> layout =
+      SegmentLayout::Create(world_size, options.ring_slots,
+                            options.segment_bytes, kMinDataBytes);
+  if (!layout.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group '", options.name, "': ", layout.status().message()));
+  }
+  std::unique_ptr<WindowChannel> channel(
+      new WindowChannel(comm, std::move(options), *layout));
+
+  MPI_Info info;
+  FV_RETURN_IF_MPI_ERROR(MPI_Info_create(&info));
+  // Readers use MPI_REPLACE on ack words and the publisher MPI_NO_OP.
+  MPI_Info_set(info, "accumulate_ops", "same_op_no_op");
+  const int allocated = MPI_Win_allocate(
+      static_cast<MPI_Aint>(layout->segment_bytes()), 1, info, comm,
+      &channel->base_, &channel->window_);
+  MPI_Info_free(&info);
+  FV_RETURN_IF_MPI_ERROR(allocated);
+  FV_RETURN_IF_MPI_ERROR(
+      MPI_Win_set_errhandler(channel->window_, MPI_ERRORS_RETURN));
+  FV_RETURN_IF_MPI_ERROR(
+      MPI_Win_lock_all(MPI_MODE_NOCHECK, channel->window_));
+  std::memset(channel->base_, 0, layout->data_begin());
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_sync(channel->window_));
+  // Nobody reads a segment before its owner has cleared it.
+  FV_RETURN_IF_MPI_ERROR(MPI_Barrier(comm));
+  VLOG(1) << channel->Where() << ": window of " << layout->segment_bytes()
+          << " bytes per member, " << layout->data_bytes() << " for data, "
+          << layout->ring_slots() << " ring slots, chunks of up to "
+          << channel->max_chunk_bytes_ << " bytes";
+  return channel;
+}
+
+WindowChannel::WindowChannel(MPI_Comm comm, ChannelOptions options,
+                             SegmentLayout layout)
+    : comm_(comm),
+      options_(std::move(options)),
+      layout_(layout),
+      allocator_(layout.data_begin(), layout.data_bytes(),
+                 SegmentLayout::kAlignment) {
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &world_size_);
+  max_chunk_bytes_ = options_.max_chunk_bytes != 0
+                         ? options_.max_chunk_bytes
+                         : layout_.data_bytes() / 4 / SegmentLayout::kAlignment *
+                               SegmentLayout::kAlignment;
+  max_chunk_bytes_ = std::clamp<uint64_t>(
+      max_chunk_bytes_, Descriptor::kInlineBytes,
+      std::min(kMaxChunkBytes, allocator_.capacity()));
+  p2p_out_.resize(world_size_);
+  p2p_in_.resize(world_size_);
+  bcast_in_.resize(world_size_);
+}
+
+WindowChannel::~WindowChannel() {
+  absl::Status status = Close();
+  LOG_IF(ERROR, !status.ok()) << Where() << ": closing failed: " << status;
+}
+
+absl::Status WindowChannel::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  VLOG(1) << Where() << ": closing; sent " << stats_.objects_sent
+          << " objects (" << stats_.bytes_sent << " bytes), received "
+          << stats_.objects_received << " (" << stats_.bytes_received
+          << " bytes), " << stats_.entries_in_use << " entries unreclaimed";
+  if (window_ != MPI_WIN_NULL) {
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_unlock_all(window_));
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_free(&window_));
+  }
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_free(&comm_));
+  return absl::OkStatus();
+}
+
+std::string WindowChannel::Where() const {
+  return absl::StrCat("group '", options_.name, "' rank ", rank_, "/",
+                      world_size_);
+}
+
+uint64_t WindowChannel::descriptor_offset(int dst, uint64_t slot) const {
+  return dst == MessageKey::kEveryRank ? layout_.bcast_descriptor(slot)
+                                       : layout_.p2p_descriptor(dst, slot);
+}
+
+// ---------------------------------------------------------------- publishing
+
+absl::Status WindowChannel::Publish(MessageKind kind, int dst,
+                                    absl::string_view bytes,
+                                    absl::Time deadline) {
+  if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  OutStream& stream = out_stream(dst);
+  MessageKey key{kind, rank_, dst, stream.next_message};
+  if (dst == MessageKey::kEveryRank && world_size_ == 1) {
+    ++stream.next_message;  // nobody to read it
+    return absl::OkStatus();
+  }
+  if (absl::Status status = ExpireData(); !status.ok()) return status;
+  // A message withdrawn earlier must be marked before anything follows it.
+  if (absl::Status status = PublishWithdrawal(dst, deadline); !status.ok()) {
+    return status;
+  }
+
+  const absl::Time now = options_.clock();
+  const uint64_t entry_id = first_entry_id_ + entries_.size();
+  bool entry_added = false;
+  uint64_t offset = 0;
+  do {
+    const uint64_t chunk_bytes =
+        std::min<uint64_t>(max_chunk_bytes_, bytes.size() - offset);
+    absl::StatusOr<uint64_t> block =
+        WaitForRoom(dst, chunk_bytes, key, deadline);
+    if (!block.ok()) {
+      if (offset > 0) {
+        // Part of the message is out: readers must drop it, not wait for
+        // the rest. The marker goes out as soon as a ring slot frees up.
+        stream.withdrawn_message = key.seq;
+        ++stream.next_message;
+      }
+      return block.status();
+    }
+    if (!entry_added) {
+      entries_.push_back({key.ToString(), now, 0});
+      entry_added = true;
+    }
+    Descriptor descriptor{};
+    descriptor.slot_plus_one = stream.next_slot + 1;
+    descriptor.kind = static_cast<uint64_t>(kind);
+    descriptor.state = static_cast<uint64_t>(DescriptorState::kPublished);
+    descriptor.message_seq = key.seq;
+    descriptor.message_bytes = bytes.size();
+    descriptor.chunk_offset = offset;
+    descriptor.chunk_bytes = chunk_bytes;
+    descriptor.data_offset = *block;
+    descriptor.publish_time_ns = UnixNanos(now);
+    WriteChunk(dst, descriptor, bytes.substr(offset, chunk_bytes));
+    stream.pending.push_back(
+        {stream.next_slot, *block, chunk_bytes, entry_id, true});
+    ++entries_.back().live_chunks;
+    ++stream.next_slot;
+    offset += chunk_bytes;
+  } while (offset < bytes.size());
+
+  ++stream.next_message;
+  ++stats_.objects_sent;
+  stats_.bytes_sent += bytes.size();
+  stats_.bytes_in_use = allocator_.bytes_in_use();
+  stats_.peak_bytes_in_use =
+      std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
+  stats_.entries_in_use = entries_.size();
+  VLOG(2) << Where() << ": published " << key.ToString() << " ("
+          << bytes.size() << " bytes)";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
+                                                    const MessageKey& key,
+                                                    absl::Time deadline) {
+  OutStream& stream = out_stream(dst);
+  std::vector<uint64_t> acked;
+  Backoff backoff;
+  while (true) {
+    if (absl::Status status = ReadAcks(&acked); !status.ok()) return status;
+    const bool ring_free =
+        stream.pending.empty() ||
+        stream.next_slot - stream.pending.front().slot < layout_.ring_slots();
+    if (ring_free) {
+      if (bytes <= Descriptor::kInlineBytes) return Descriptor::kInline;
+      if (std::optional<uint64_t> block = allocator_.Allocate(bytes)) {
+        return *block;
+      }
+    }
+    if (absl::Now() >= deadline) {
+      const uint64_t oldest =
+          stream.pending.empty() ? stream.next_slot : stream.pending.front().slot;
+      return absl::ResourceExhaustedError(absl::StrCat(
+          Where(), ": ", MessageKindName(key.kind), " ", key.ToString(),
+          ": no room for ", bytes, " bytes before the deadline (",
+          allocator_.bytes_in_use(), " of ", allocator_.capacity(),
+          " data bytes in use, ", stream.next_slot - oldest, " of ",
+          layout_.ring_slots(), " ring slots to ",
+          dst == MessageKey::kEveryRank ? std::string("every rank")
+                                        : absl::StrCat("rank ", dst),
+          " in use); waiting for ", Laggards(dst, oldest, acked),
+          " to read"));
+    }
+    backoff.Pause();
+  }
+}
+
+std::string WindowChannel::Laggards(int dst, uint64_t slot,
+                                    const std::vector<uint64_t>& acked) const {
+  std::vector<int> ranks;
+  if (dst != MessageKey::kEveryRank) {
+    ranks.push_back(dst);
+  } else {
+    for (int r = 0; r < world_size_; ++r) {
+      if (r != rank_ && acked[world_size_ + r] <= slot) ranks.push_back(r);
+    }
+  }
+  // Data space is shared by all streams: name every reader that is behind.
+  for (int r = 0; r < world_size_; ++r) {
+    if (!p2p_out_[r].pending.empty() &&
+        std::find(ranks.begin(), ranks.end(), r) == ranks.end()) {
+      ranks.push_back(r);
+    }
+  }
+  return ranks.empty() ? std::string("no rank (the segment is too small)")
+                       : absl::StrCat("rank(s) ", absl::StrJoin(ranks, ", "));
+}
+
+void WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
+                               absl::string_view chunk) {
+  Descriptor sealed = descriptor;
+  if (sealed.data_offset == Descriptor::kInline) {
+    std::memcpy(sealed.inline_data, chunk.data(), chunk.size());
+  } else {
+    std::memcpy(local(sealed.data_offset), chunk.data(), chunk.size());
+  }
+  if (options_.verify_payloads) {
+    sealed.payload_hash = Hash64(chunk.data(), chunk.size());
+  }
+  sealed.Seal();
+  // The data must be visible before the descriptor that points at it.
+  MPI_Win_sync(window_);
+  std::memcpy(local(descriptor_offset(dst, descriptor.slot_plus_one - 1)),
+              &sealed, sizeof(sealed));
+  MPI_Win_sync(window_);
+}
+
+absl::Status WindowChannel::PublishWithdrawal(int dst, absl::Time deadline) {
+  OutStream& stream = out_stream(dst);
+  if (!stream.withdrawn_message) return absl::OkStatus();
+  const MessageKey key{MessageKind::kSend, rank_, dst, *stream.withdrawn_message};
+  absl::StatusOr<uint64_t> slot = WaitForRoom(dst, 0, key, deadline);
+  if (!slot.ok()) return slot.status();
+  Descriptor marker{};
+  marker.slot_plus_one = stream.next_slot + 1;
+  marker.state = static_cast<uint64_t>(DescriptorState::kWithdrawn);
+  marker.message_seq = *stream.withdrawn_message;
+  marker.data_offset = Descriptor::kInline;
+  marker.publish_time_ns = UnixNanos(options_.clock());
+  WriteChunk(dst, marker, {});
+  // Not live: nothing to free, but it holds its ring slot until read.
+  stream.pending.push_back(
+      {stream.next_slot, Descriptor::kInline, 0, /*entry_id=*/0, false});
+  ++stream.next_slot;
+  stream.withdrawn_message.reset();
+  return absl::OkStatus();
+}
+
+// --------------------------------------------------------------- reclaiming
+
+absl::Status WindowChannel::ReadAcks(std::vector<uint64_t>* acked) {
+  acked->assign(layout_.acked_words(), 0);
+  // Atomic reads of words that readers update with MPI_Accumulate.
+  FV_RETURN_IF_MPI_ERROR(MPI_Get_accumulate(
+      nullptr, 0, MPI_UINT64_T, acked->data(),
+      static_cast<int>(acked->size()), MPI_UINT64_T, rank_,
+      static_cast<MPI_Aint>(layout_.acked_begin()),
+      static_cast<int>(acked->size()), MPI_UINT64_T, MPI_NO_OP, window_));
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
+
+  for (int dst = 0; dst < world_size_; ++dst) {
+    OutStream& stream = p2p_out_[dst];
+    while (!stream.pending.empty() &&
+           stream.pending.front().slot < (*acked)[layout_.p2p_acked(dst) / 8]) {
+      Release(stream.pending.front(), /*by_expiration=*/false);
+      stream.pending.pop_front();
+    }
+  }
+  uint64_t bcast_acked = std::numeric_limits<uint64_t>::max();
+  for (int r = 0; r < world_size_; ++r) {
+    if (r != rank_) {
+      bcast_acked =
+          std::min(bcast_acked, (*acked)[layout_.bcast_acked(r) / 8]);
+    }
+  }
+  while (!bcast_out_.pending.empty() &&
+         bcast_out_.pending.front().slot < bcast_acked) {
+    Release(bcast_out_.pending.front(), /*by_expiration=*/false);
+    bcast_out_.pending.pop_front();
+  }
+  PopFinishedEntries();
+  return absl::OkStatus();
+}
+
+void WindowChannel::Release(PendingChunk& chunk, bool by_expiration) {
+  if (!chunk.live) return;
+  chunk.live = false;
+  if (chunk.data_offset != Descriptor::kInline) {
+    allocator_.Free(chunk.data_offset, chunk.bytes);
+  }
+  if (by_expiration) {
+    ++stats_.reclaimed_by_expiration;
+    stats_.reclaimed_bytes_by_expiration += chunk.bytes;
+  } else {
+    ++stats_.reclaimed_by_ack;
+    stats_.reclaimed_bytes_by_ack += chunk.bytes;
+  }
+  --entries_[chunk.entry_id - first_entry_id_].live_chunks;
+}
+
+void WindowChannel::PopFinishedEntries() {
+  while (!entries_.empty() && entries_.front().live_chunks == 0) {
+    entries_.pop_front();
+    ++first_entry_id_;
+  }
+  stats_.entries_in_use = 0;
+  for (const Entry& entry : entries_) {
+    stats_.entries_in_use += entry.live_chunks > 0 ? 1 : 0;
+  }
+  stats_.bytes_in_use = allocator_.bytes_in_use();
+}
+
+absl::Status WindowChannel::Progress() {
+  if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  std::vector<uint64_t> acked;
+  if (absl::Status status = ReadAcks(&acked); !status.ok()) return status;
+  // Markers that still find no room wait for the next call.
+  for (int dst = MessageKey::kEveryRank; dst < world_size_; ++dst) {
+    absl::Status status = PublishWithdrawal(dst, absl::InfinitePast());
+    if (!status.ok() && !absl::IsResourceExhausted(status)) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WindowChannel::ExpireData() {
+  if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  const absl::Time now = options_.clock();
+  const absl::Time cutoff = now - options_.data_expiration;
+  uint64_t expired_entries = 0;
+  for (uint64_t i = 0; i < entries_.size() && entries_[i].time < cutoff; ++i) {
+    if (entries_[i].live_chunks == 0) continue;
+    const uint64_t entry_id = first_entry_id_ + i;
+    ++expired_entries;
+    for (int dst = MessageKey::kEveryRank; dst < world_size_; ++dst) {
+      for (PendingChunk& chunk : out_stream(dst).pending) {
+        if (chunk.entry_id != entry_id || !chunk.live) continue;
+        // Tell late readers what happened instead of leaving them waiting.
+        auto* descriptor =
+            reinterpret_cast<Descriptor*>(local(descriptor_offset(dst, chunk.slot)));
+        Descriptor marker = *descriptor;
+        marker.state = static_cast<uint64_t>(DescriptorState::kExpired);
+        marker.expired_at_ns = UnixNanos(now);
+        marker.Seal();
+        std::memcpy(descriptor, &marker, sizeof(marker));
+        Release(chunk, /*by_expiration=*/true);
+      }
+    }
+  }
+  if (expired_entries > 0) {
+    MPI_Win_sync(window_);
+    PopFinishedEntries();
+    VLOG(1) << Where() << ": expired " << expired_entries
+            << " message(s) older than "
+            << absl::FormatDuration(options_.data_expiration);
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, absl::Time>> WindowChannel::entries() const {
+  std::vector<std::pair<std::string, absl::Time>> live;
+  for (const Entry& entry : entries_) {
+    if (entry.live_chunks > 0) live.emplace_back(entry.key, entry.time);
+  }
+  return live;
+}
+
+// ------------------------------------------------------------------ reading
+
+absl::StatusOr<std::string> WindowChannel::Fetch(MessageKind kind, int src,
+                                                 absl::Time deadline) {
+  if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  const bool p2p = kind == MessageKind::kSend;
+  InStream& stream = p2p ? p2p_in_[src] : bcast_in_[src];
+  const uint64_t ack_offset =
+      p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_);
+  auto offset_of = [&](uint64_t slot) {
+    return p2p ? layout_.p2p_descriptor(rank_, slot)
+               : layout_.bcast_descriptor(slot);
+  };
+
+  std::string message;
+  std::optional<Descriptor> expired;  // a chunk the publisher expired
+  std::optional<uint64_t> corrupt_at;  // a chunk whose hash did not match
+  uint64_t next_offset = 0;
+  while (true) {
+    const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
+                         stream.next_message};
+    Descriptor descriptor;
+    if (absl::Status status = WaitForDescriptor(
+            src, offset_of(stream.next_slot), stream.next_slot, key, deadline,
+            &descriptor);
+        !status.ok()) {
+      return status;
+    }
+    const auto state = static_cast<DescriptorState>(descriptor.state);
+    if (state == DescriptorState::kWithdrawn) {
+      // The publisher gave up on a message we may have partly read.
+      if (absl::Status status =
+              Acknowledge(src, ack_offset, stream.next_slot + 1);
+          !status.ok()) {
+        return status;
+      }
+      ++stream.next_slot;
+      ++stream.next_message;
+      message.clear();
+      expired.reset();
+      corrupt_at.reset();
+      next_offset = 0;
+      continue;
+    }
+    if (descriptor.message_seq != stream.next_message ||
+        descriptor.chunk_offset != next_offset ||
+        descriptor.chunk_bytes > descriptor.message_bytes - next_offset ||
+        (descriptor.chunk_bytes == 0) != (descriptor.message_bytes == 0) ||
+        (descriptor.data_offset == Descriptor::kInline
+             ? descriptor.chunk_bytes > Descriptor::kInlineBytes
+             : (descriptor.data_offset < layout_.data_begin() ||
+                descriptor.data_offset > layout_.segment_bytes() ||
+                descriptor.chunk_bytes >
+                    layout_.segment_bytes() - descriptor.data_offset))) {
+      return absl::DataLossError(absl::StrCat(
+          Where(), ": ", key.ToString(), " from rank ", src,
+          ": inconsistent descriptor (message #", descriptor.message_seq,
+          ", chunk ", descriptor.chunk_offset, "+", descriptor.chunk_bytes,
+          " of ", descriptor.message_bytes, " bytes at offset ",
+          descriptor.data_offset, ")"));
+    }
+    if (static_cast<MessageKind>(descriptor.kind) != kind) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          Where(), ": expected ", MessageKindName(kind), " ", key.ToString(),
+          " from rank ", src, " but rank ", src, " published ",
+          MessageKindName(static_cast<MessageKind>(descriptor.kind)),
+          " there: the ranks do not make the same calls in the same order"));
+    }
+    if (next_offset == 0) message.resize(descriptor.message_bytes);
+    char* destination = message.data() + descriptor.chunk_offset;
+    if (state == DescriptorState::kExpired) {
+      expired = descriptor;
+    } else if (descriptor.data_offset == Descriptor::kInline) {
+      std::memcpy(destination, descriptor.inline_data, descriptor.chunk_bytes);
+    } else {
+      FV_RETURN_IF_MPI_ERROR(
+          MPI_Get(destination, static_cast<int>(descriptor.chunk_bytes),
+                  MPI_BYTE, src, static_cast<MPI_Aint>(descriptor.data_offset),
+                  static_cast<int>(descriptor.chunk_bytes), MPI_BYTE, window_));
+      FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+    }
+    if (state != DescriptorState::kExpired && options_.verify_payloads &&
+        Hash64(destination, descriptor.chunk_bytes) != descriptor.payload_hash &&
+        !corrupt_at) {
+      corrupt_at = descriptor.chunk_offset;
+    }
+    // Every chunk is consumed, good or bad, so the stream stays in step.
+    if (absl::Status status = Acknowledge(src, ack_offset, stream.next_slot + 1);
+        !status.ok()) {
+      return status;
+    }
+    ++stream.next_slot;
+    next_offset += descriptor.chunk_bytes;
+    if (descriptor.IsLastChunk()) break;
+  }
+
+  const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
+                       stream.next_message++};
+  if (expired) {
+    return absl::NotFoundError(absl::StrCat(
+        Where(), ": ", key.ToString(), " from rank ", src,
+        " expired before it was read: published at ",
+        FormatTime(expired->publish_time_ns), ", expired at ",
+        FormatTime(expired->expired_at_ns), " (data_expiration ",
+        absl::FormatDuration(options_.data_expiration), " at rank ", src,
+        "'s side)"));
+  }
+  if (corrupt_at) {
+    return absl::DataLossError(absl::StrCat(
+        Where(), ": ", key.ToString(), " from rank ", src, ": ",
+        message.size(), "-byte message corrupt: the chunk at byte ",
+        *corrupt_at, " does not match its hash"));
+  }
+  ++stats_.objects_received;
+  stats_.bytes_received += message.size();
+  return message;
+}
+
+absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
+                                              uint64_t slot,
+                                              const MessageKey& key,
+                                              absl::Time deadline,
+                                              Descriptor* descriptor) {
+  Backoff backoff;
+  while (true) {
+    FV_RETURN_IF_MPI_ERROR(MPI_Get(descriptor, sizeof(Descriptor), MPI_BYTE,
+                                   src, static_cast<MPI_Aint>(offset),
+                                   sizeof(Descriptor), MPI_BYTE, window_));
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+    // A descriptor read while its owner rewrote it fails the seal: retry.
+    if (descriptor->IsSealed() && descriptor->slot_plus_one == slot + 1) {
+      return absl::OkStatus();
+    }
+    if (descriptor->IsSealed() && descriptor->slot_plus_one > slot + 1) {
+      return absl::InternalError(absl::StrCat(
+          Where(), ": ", key.ToString(), " from rank ", src, ": slot ", slot,
+          " was overwritten by slot ", descriptor->slot_plus_one - 1,
+          " before it was read"));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          Where(), ": timed out waiting for ", MessageKindName(key.kind),
+          " ", key.ToString(), " from rank ", src,
+          " (nothing published there yet)"));
+    }
+    backoff.Pause();
+  }
+}
+
+absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
+                                        uint64_t value) {
+  FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(
+      &value, 1, MPI_UINT64_T, src, static_cast<MPI_Aint>(ack_offset), 1,
+      MPI_UINT64_T, MPI_REPLACE, window_));
+  // Completes the ack at the publisher, so it can reclaim without us.
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+  return absl::OkStatus();
+}
+
+// ------------------------------------------------------------------ barrier
+
+absl::Status WindowChannel::ReadLocalWord(uint64_t offset, uint64_t* value) {
+  FV_RETURN_IF_MPI_ERROR(MPI_Fetch_and_op(nullptr, value, MPI_UINT64_T, rank_,
+                                          static_cast<MPI_Aint>(offset),
+                                          MPI_NO_OP, window_));
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
+  return absl::OkStatus();
+}
+
+absl::Status WindowChannel::Barrier(absl::Time deadline) {
+  if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  const uint64_t epoch = ++barrier_epoch_;
+  const uint64_t one = 1;
+  int round = 0;
+  for (int distance = 1; distance < world_size_; distance *= 2, ++round) {
+    const int to = (rank_ + distance) % world_size_;
+    const int from = (rank_ - distance + world_size_) % world_size_;
+    FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(
+        &one, 1, MPI_UINT64_T, to, static_cast<MPI_Aint>(layout_.barrier(round)),
+        1, MPI_UINT64_T, MPI_SUM, window_));
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(to, window_));
+    Backoff backoff;
+    uint64_t arrivals = 0;
+    while (true) {
+      if (absl::Status status = ReadLocalWord(layout_.barrier(round), &arrivals);
+          !status.ok()) {
+        return status;
+      }
+      if (arrivals >= epoch) break;
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            Where(), ": barrier #", epoch - 1, " timed out in round ", round,
+            " waiting for rank ", from, " to arrive"));
+      }
+      backoff.Pause();
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fastvideo::dist

@@ -1,0 +1,209 @@
+// WindowChannel: the byte-level object channel of a StatelessProcessGroup,
+// built on one MPI window (MPI_Win_allocate) over the group's communicator.
+//
+// Each member owns a segment of the window (see segment_layout.h) holding
+// what it published. Publishing writes the bytes into the publisher's own
+// segment and returns at once while there is room. A reader pulls a
+// descriptor and then the bytes with MPI_Get under a passive-target epoch
+// (MPI_Win_lock_all, held for the channel's life), then acknowledges with an
+// atomic MPI_Accumulate into the publisher's segment; the publisher reclaims
+// a block once every intended reader has acknowledged it, or when it expires
+// (expire_data). Streams: one per (publisher, reader) pair for send/recv,
+// one per publisher for broadcast and all_gather; each is in order.
+//
+// Messages larger than a chunk (a quarter of the data area by default) go
+// through in chunks with flow control: the publisher waits for readers to
+// free space, up to its deadline.
+//
+// Not thread-safe: use a channel from one thread at a time. Progress: under
+// osc/pt2pt (TCP), a reader's MPI_Get completes only while the publisher is
+// inside an MPI call; a publisher that computes for long without calling
+// into MPI stalls its readers (call Progress() now and then).
+#ifndef FASTVIDEO_DIST_WINDOW_CHANNEL_H_
+#define FASTVIDEO_DIST_WINDOW_CHANNEL_H_
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "dist/block_allocator.h"
+#include "dist/message_key.h"
+#include "dist/segment_layout.h"
+
+namespace fastvideo::dist {
+
+struct ChannelOptions {
+  std::string name = "group";
+  uint64_t segment_bytes = uint64_t{64} << 20;
+  // Descriptors per stream: how many messages to one reader (or broadcasts)
+  // may wait unread. 0: a quarter of the segment, from 16 to 1024.
+  uint64_t ring_slots = 0;
+  uint64_t max_chunk_bytes = 0;       // 0: a quarter of the data area
+  absl::Duration data_expiration = absl::Seconds(3600);
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+  bool verify_payloads = true;        // hash every chunk, DataLoss if it differs
+};
+
+struct ChannelStats {
+  uint64_t bytes_in_use = 0;          // data blocks not yet reclaimed
+  uint64_t peak_bytes_in_use = 0;
+  uint64_t entries_in_use = 0;        // published messages not yet reclaimed
+  uint64_t objects_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t objects_received = 0;
+  uint64_t bytes_received = 0;
+  uint64_t reclaimed_by_ack = 0;      // chunks
+  uint64_t reclaimed_bytes_by_ack = 0;
+  uint64_t reclaimed_by_expiration = 0;
+  uint64_t reclaimed_bytes_by_expiration = 0;
+};
+
+class WindowChannel {
+ public:
+  // Collective over `comm`, which the channel takes over (and frees). Every
+  // member must pass the same segment_bytes and ring_slots.
+  static absl::StatusOr<std::unique_ptr<WindowChannel>> Create(
+      MPI_Comm comm, ChannelOptions options);
+
+  WindowChannel(const WindowChannel&) = delete;
+  WindowChannel& operator=(const WindowChannel&) = delete;
+  // Calls Close() if it was not called; collective like it.
+  ~WindowChannel();
+
+  // Collective: ends the epoch, frees the window and the communicator.
+  // Unread messages are dropped.
+  absl::Status Close();
+
+  int rank() const { return rank_; }
+  int world_size() const { return world_size_; }
+  MPI_Comm comm() const { return comm_; }
+
+  // Publishes `bytes` to `dst` (kind kSend), or to every other member
+  // (dst == MessageKey::kEveryRank, kinds kBroadcast / kAllGather). Returns
+  // once the last chunk is in the segment. Waits for room up to `deadline`,
+  // then fails with ResourceExhausted naming the readers that hold it up;
+  // a message cut short that way is withdrawn, never half-delivered.
+  absl::Status Publish(MessageKind kind, int dst, absl::string_view bytes,
+                       absl::Time deadline);
+
+  // Fetches the next message of `kind` published by `src` for this rank.
+  // DeadlineExceeded names the key it waited for; NotFound says the message
+  // expired at the publisher before it was read; FailedPrecondition a
+  // message of another kind (calls that do not match across ranks);
+  // DataLoss a chunk whose bytes do not match their hash.
+  absl::StatusOr<std::string> Fetch(MessageKind kind, int src,
+                                    absl::Time deadline);
+
+  // Dissemination barrier: ceil(log2(world_size)) rounds of one atomic add
+  // and one wait each.
+  absl::Status Barrier(absl::Time deadline);
+
+  // Reclaims what readers acknowledged and publishes any pending withdrawal
+  // marker; lets MPI progress (see the class comment).
+  absl::Status Progress();
+
+  // Drops the data of messages published more than data_expiration ago
+  // (oldest first); readers that come later get NotFound.
+  absl::Status ExpireData();
+
+  // What this member has published and not reclaimed yet: (key, time), in
+  // publication order.
+  std::vector<std::pair<std::string, absl::Time>> entries() const;
+  const ChannelStats& stats() const { return stats_; }
+  absl::Duration data_expiration() const { return options_.data_expiration; }
+  const SegmentLayout& layout() const { return layout_; }
+
+  // Messages sent to / received from each rank, and broadcast streams.
+  uint64_t send_count(int dst) const { return p2p_out_[dst].next_message; }
+  uint64_t recv_count(int src) const { return p2p_in_[src].next_message; }
+  uint64_t broadcast_send_count() const { return bcast_out_.next_message; }
+  uint64_t broadcast_recv_count(int src) const { return bcast_in_[src].next_message; }
+
+ private:
+  struct PendingChunk {
+    uint64_t slot;
+    uint64_t data_offset;  // Descriptor::kInline when inline
+    uint64_t bytes;
+    uint64_t entry_id;
+    bool live;  // false once expired: data freed, still awaiting the ack
+  };
+  struct OutStream {
+    uint64_t next_slot = 0;
+    uint64_t next_message = 0;
+    std::deque<PendingChunk> pending;  // published, not yet acknowledged
+    std::optional<uint64_t> withdrawn_message;  // marker still to publish
+  };
+  struct InStream {
+    uint64_t next_slot = 0;
+    uint64_t next_message = 0;
+  };
+  struct Entry {
+    std::string key;
+    absl::Time time;
+    uint64_t live_chunks = 0;
+  };
+
+  WindowChannel(MPI_Comm comm, ChannelOptions options, SegmentLayout layout);
+
+  std::string Where() const;  // "group 'name' rank r/n"
+  OutStream& out_stream(int dst) { return dst == MessageKey::kEveryRank ? bcast_out_ : p2p_out_[dst]; }
+  uint64_t descriptor_offset(int dst, uint64_t slot) const;
+  unsigned char* local(uint64_t offset) { return base_ + offset; }
+
+  // Waits until `stream` has a free ring slot and, for non-inline chunks,
+  // `bytes` of data space. Returns the block offset (kInline if inline).
+  absl::StatusOr<uint64_t> WaitForRoom(int dst, uint64_t bytes,
+                                       const MessageKey& key,
+                                       absl::Time deadline);
+  // Writes one descriptor (and its data) into this member's segment.
+  void WriteChunk(int dst, const Descriptor& descriptor,
+                  absl::string_view chunk);
+  // Publishes the marker of a message withdrawn part-way, if any.
+  absl::Status PublishWithdrawal(int dst, absl::Time deadline);
+  absl::Status ReadAcks(std::vector<uint64_t>* acked);
+  void Release(PendingChunk& chunk, bool by_expiration);
+  void PopFinishedEntries();
+  std::string Laggards(int dst, uint64_t slot,
+                       const std::vector<uint64_t>& acked) const;
+
+  absl::Status WaitForDescriptor(int src, uint64_t offset, uint64_t slot,
+                                 const MessageKey& key, absl::Time deadline,
+                                 Descriptor* descriptor);
+  absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value);
+  absl::Status ReadLocalWord(uint64_t offset, uint64_t* value);
+
+  MPI_Comm comm_;
+  MPI_Win window_ = MPI_WIN_NULL;
+  unsigned char* base_ = nullptr;
+  ChannelOptions options_;
+  SegmentLayout layout_;
+  int rank_ = 0;
+  int world_size_ = 0;
+  uint64_t max_chunk_bytes_ = 0;
+  bool closed_ = false;
+
+  BlockAllocator allocator_;
+  std::vector<OutStream> p2p_out_;  // by destination
+  OutStream bcast_out_;
+  std::vector<InStream> p2p_in_;    // by source
+  std::vector<InStream> bcast_in_;  // by source
+  std::deque<Entry> entries_;
+  uint64_t first_entry_id_ = 0;
+  uint64_t barrier_epoch_ = 0;
+  ChannelStats stats_;
+};
+
+}  // namespace fastvideo::dist
+
+#endif  // FASTVIDEO_DIST_WINDOW_CHANNEL_H_

@@ -1,0 +1,322 @@
+// Multi-rank behaviour of StatelessProcessGroup: ordering, no loss, the
+// collectives, groups side by side, reclamation and errors.
+#include <glog/logging.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "dist/stateless_process_group.h"
+#include "tests/mpi_test_util.h"
+
+namespace fastvideo {
+namespace {
+
+using ::fastvideo::testing::WorldRank;
+using ::fastvideo::testing::WorldSize;
+using ::testing::HasSubstr;
+
+GroupOptions SmallWindow(std::string name = "") {
+  GroupOptions options;
+  options.name = std::move(name);
+  options.window_bytes = 1 << 20;
+  options.default_timeout = absl::Seconds(60);
+  return options;
+}
+
+StatelessProcessGroup MakeWorld(GroupOptions options = SmallWindow()) {
+  absl::StatusOr<StatelessProcessGroup> group =
+      StatelessProcessGroup::Create(MPI_COMM_WORLD, std::move(options));
+  CHECK(group.ok()) << group.status();
+  return *std::move(group);
+}
+
+TEST(ProcessGroupTest, RanksComeFromTheCommunicator) {
+  StatelessProcessGroup group = MakeWorld();
+  EXPECT_EQ(group.rank(), WorldRank());
+  EXPECT_EQ(group.world_size(), WorldSize());
+  ASSERT_EQ(group.parent_ranks().size(), static_cast<size_t>(WorldSize()));
+  for (int r = 0; r < WorldSize(); ++r) EXPECT_EQ(group.parent_ranks()[r], r);
+  EXPECT_EQ(group.data_expiration_seconds(), 3600);
+}
+
+TEST(ProcessGroupTest, MessagesOfOnePairArriveInOrder) {
+  StatelessProcessGroup group = MakeWorld();
+  const int n = group.world_size(), me = group.rank();
+  const int next = (me + 1) % n, previous = (me - 1 + n) % n;
+  constexpr int kMessages = 100;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_OK(group.send_obj(std::make_pair(me, i), next));
+  }
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto got, (group.recv_obj<std::pair<int, int>>(previous)));
+    EXPECT_EQ(got, std::make_pair(previous, i));
+  }
+  EXPECT_EQ(group.send_dst_counter()[next], uint64_t{kMessages});
+  EXPECT_EQ(group.recv_src_counter()[previous], uint64_t{kMessages});
+}
+
+TEST(ProcessGroupTest, ManySendersToOneReceiverLoseAndMixNothing) {
+  StatelessProcessGroup group = MakeWorld();
+  constexpr int kMessages = 50;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_OK(group.send_obj(absl::StrCat("from ", group.rank(), " #", i), 0));
+  }
+  if (group.rank() == 0) {
+    // Interleave the sources: each stream stays in its own order.
+    for (int i = 0; i < kMessages; ++i) {
+      for (int src = group.world_size() - 1; src >= 0; --src) {
+        ASSERT_OK_AND_ASSIGN(std::string got, group.recv_obj<std::string>(src));
+        EXPECT_EQ(got, absl::StrCat("from ", src, " #", i));
+      }
+    }
+  }
+  ASSERT_OK(group.barrier());
+}
+
+TEST(ProcessGroupTest, AllToAllIncludingSelf) {
+  StatelessProcessGroup group = MakeWorld();
+  const int n = group.world_size(), me = group.rank();
+  for (int round = 0; round < 5; ++round) {
+    for (int dst = 0; dst < n; ++dst) {
+      ASSERT_OK(group.send_obj(std::vector<int>{me, dst, round}, dst));
+    }
+    for (int src = 0; src < n; ++src) {
+      ASSERT_OK_AND_ASSIGN(auto got, group.recv_obj<std::vector<int>>(src));
+      EXPECT_EQ(got, (std::vector<int>{src, me, round}));
+    }
+  }
+}
+
+TEST(ProcessGroupTest, BroadcastFromEveryRankInTurn) {
+  StatelessProcessGroup group = MakeWorld();
+  for (int src = 0; src < group.world_size(); ++src) {
+    std::map<std::string, double> config;
+    if (group.rank() == src) config = {{"source", src}, {"lr", 0.5}};
+    ASSERT_OK_AND_ASSIGN(auto got, group.broadcast_obj(config, src));
+    EXPECT_EQ(got, (std::map<std::string, double>{{"source", src}, {"lr", 0.5}}));
+  }
+  EXPECT_EQ(group.broadcast_send_counter(), 1u);
+  for (int src = 0; src < group.world_size(); ++src) {
+    EXPECT_EQ(group.broadcast_recv_src_counter()[src], src == group.rank() ? 0u : 1u);
+  }
+}
+
+TEST(ProcessGroupTest, AllGatherIsIndexedByRank) {
+  StatelessProcessGroup group = MakeWorld();
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_OK_AND_ASSIGN(
+        auto gathered,
+        group.all_gather_obj(absl::StrCat("rank ", group.rank(), " round ", round)));
+    ASSERT_EQ(gathered.size(), static_cast<size_t>(group.world_size()));
+    for (int r = 0; r < group.world_size(); ++r) {
+      EXPECT_EQ(gathered[r], absl::StrCat("rank ", r, " round ", round));
+    }
+  }
+}
+
+// Before the barrier every rank publishes a message to every other; after
+// it, each must already be there: a zero-wait receive finds it. A rank that
+// left the barrier early would find a message missing.
+TEST(ProcessGroupTest, NoRankLeavesTheBarrierBeforeAllEntered) {
+  StatelessProcessGroup group = MakeWorld();
+  const int n = group.world_size(), me = group.rank();
+  for (int round = 0; round < 30; ++round) {
+    // Uneven work before the barrier, different on every rank and round.
+    volatile uint64_t sink = 0;
+    for (int i = 0; i < ((me * 7 + round * 13) % n) * 20000; ++i) sink = sink + i;
+    for (int dst = 0; dst < n; ++dst) ASSERT_OK(group.send_obj(round, dst));
+    ASSERT_OK(group.barrier());
+    for (int src = 0; src < n; ++src) {
+      absl::StatusOr<int> got = group.recv_obj<int>(src, absl::InfinitePast());
+      ASSERT_TRUE(got.ok()) << "round " << round << ": " << got.status();
+      EXPECT_EQ(*got, round);
+    }
+  }
+}
+
+TEST(ProcessGroupTest, OverlappingGroupsUsedInterleavedNeverMix) {
+  StatelessProcessGroup world = MakeWorld(SmallWindow("world"));
+  std::vector<int> evens;
+  for (int r = 0; r < WorldSize(); r += 2) evens.push_back(r);
+  const bool even = WorldRank() % 2 == 0;
+  std::optional<StatelessProcessGroup> sub;
+  if (even) {
+    absl::StatusOr<StatelessProcessGroup> group =
+        StatelessProcessGroup::CreateFromRanks(MPI_COMM_WORLD, evens, SmallWindow("evens"));
+    ASSERT_OK(group.status());
+    sub = *std::move(group);
+    EXPECT_EQ(sub->rank(), WorldRank() / 2);
+    EXPECT_EQ(sub->parent_ranks(), evens);
+  }
+  for (int round = 0; round < 20; ++round) {
+    const int n = world.world_size(), me = world.rank();
+    ASSERT_OK(world.send_obj(absl::StrCat("world ", round), (me + 1) % n));
+    if (sub) {
+      const int m = sub->world_size(), s = sub->rank();
+      ASSERT_OK(sub->send_obj(absl::StrCat("evens ", round), (s + 1) % m));
+      ASSERT_OK_AND_ASSIGN(std::string got, sub->recv_obj<std::string>((s - 1 + m) % m));
+      EXPECT_EQ(got, absl::StrCat("evens ", round));
+      ASSERT_OK_AND_ASSIGN(auto all, sub->all_gather_obj(s));
+      EXPECT_EQ(all.size(), static_cast<size_t>(m));
+    }
+    ASSERT_OK_AND_ASSIGN(std::string got, world.recv_obj<std::string>((me - 1 + n) % n));
+    EXPECT_EQ(got, absl::StrCat("world ", round));
+  }
+  // Nothing is left over in either group: a zero-wait receive finds nothing.
+  EXPECT_TRUE(absl::IsDeadlineExceeded(
+      world.recv_obj<std::string>((world.rank() + world.world_size() - 1) % world.world_size(),
+                                  absl::InfinitePast())
+          .status()));
+  ASSERT_OK(world.barrier());
+}
+
+// Ranks {0, 1} form a group, then {0, 1, 2, 3}; the others never call.
+TEST(ProcessGroupTest, SubsetGroupsNeedOnlyTheirMembers) {
+  const int me = WorldRank();
+  if (WorldSize() >= 2 && me < 2) {
+    ASSERT_OK_AND_ASSIGN(StatelessProcessGroup pair,
+                         StatelessProcessGroup::CreateFromRanks(MPI_COMM_WORLD, {0, 1},
+                                                                SmallWindow()));
+    ASSERT_OK(pair.send_obj(me, 1 - me));
+    ASSERT_OK_AND_ASSIGN(int got, pair.recv_obj<int>(1 - me));
+    EXPECT_EQ(got, 1 - me);
+    EXPECT_EQ(pair.name(), "ranks[0,1]");
+  }
+  if (WorldSize() >= 4 && me < 4) {
+    // Listed in reverse: group rank i is parent rank 3 - i.
+    ASSERT_OK_AND_ASSIGN(StatelessProcessGroup four,
+                         StatelessProcessGroup::CreateFromRanks(
+                             MPI_COMM_WORLD, {3, 2, 1, 0}, SmallWindow()));
+    EXPECT_EQ(four.rank(), 3 - me);
+    ASSERT_OK_AND_ASSIGN(auto all, four.all_gather_obj(me));
+    EXPECT_EQ(all, (std::vector<int>{3, 2, 1, 0}));
+    ASSERT_OK(four.barrier());
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
+TEST(ProcessGroupTest, SpaceIsReclaimedOnceEveryReaderHasRead) {
+  StatelessProcessGroup group = MakeWorld();
+  const std::string big(100000, 'x');  // not inline: takes data space
+  ASSERT_OK(group.send_obj(big, (group.rank() + 1) % group.world_size()));
+  ASSERT_OK_AND_ASSIGN(auto echoed, group.broadcast_obj(big, 0));
+  EXPECT_EQ(echoed, big);
+  if (group.rank() == 0 || group.world_size() > 1) {
+    EXPECT_GE(group.stats().bytes_in_use, big.size());
+  }
+  ASSERT_OK_AND_ASSIGN(
+      std::string got,
+      group.recv_obj<std::string>((group.rank() - 1 + group.world_size()) % group.world_size()));
+  EXPECT_EQ(got, big);
+  ASSERT_OK(group.barrier());  // every reader has read
+  ASSERT_OK(group.progress());
+  EXPECT_EQ(group.stats().bytes_in_use, 0u);
+  EXPECT_TRUE(group.entries().empty());
+  EXPECT_GE(group.stats().reclaimed_by_ack, 1u);
+}
+
+TEST(ProcessGroupTest, ExpireDataDropsOldMessagesAndLateReadersAreTold) {
+  absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+  GroupOptions options = SmallWindow();
+  options.data_expiration_seconds = 10;
+  options.clock = [&now] { return now; };
+  StatelessProcessGroup group = MakeWorld(options);
+  if (group.world_size() < 2) GTEST_SKIP() << "needs a reader";
+  const int me = group.rank();
+  if (me == 0) {
+    ASSERT_OK(group.send_obj(std::string(5000, 'a'), 1));
+    now += absl::Seconds(5);
+    ASSERT_OK(group.send_obj(std::string("young"), 1));
+    auto entries = group.entries();
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[0].first, "send_to/1/from/0/#0");
+    EXPECT_EQ(entries[1].first, "send_to/1/from/0/#1");
+    EXPECT_EQ(entries[1].second - entries[0].second, absl::Seconds(5));
+    now += absl::Seconds(6);  // the first is 11 s old, the second 6 s
+    ASSERT_OK(group.expire_data());
+    entries = group.entries();
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(entries[0].first, "send_to/1/from/0/#1");
+    EXPECT_EQ(group.stats().reclaimed_by_expiration, 1u);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (me == 1) {
+    absl::StatusOr<std::string> late = group.recv_obj<std::string>(0);
+    EXPECT_TRUE(absl::IsNotFound(late.status())) << late.status();
+    EXPECT_THAT(std::string(late.status().message()),
+                HasSubstr("send_to/1/from/0/#0 from rank 0 expired"));
+    ASSERT_OK_AND_ASSIGN(std::string young, group.recv_obj<std::string>(0));
+    EXPECT_EQ(young, "young");
+  }
+  ASSERT_OK(group.barrier());
+}
+
+TEST(ProcessGroupTest, DeadlineNamesPeerAndKeyAndTheGroupStaysUsable) {
+  StatelessProcessGroup group = MakeWorld(SmallWindow("deadline"));
+  if (group.world_size() < 2) GTEST_SKIP() << "needs a peer";
+  if (group.rank() == 1) {
+    absl::StatusOr<int> missing =
+        group.recv_obj<int>(0, absl::Now() + absl::Milliseconds(200));
+    EXPECT_TRUE(absl::IsDeadlineExceeded(missing.status())) << missing.status();
+    EXPECT_THAT(std::string(missing.status().message()),
+                HasSubstr("group 'deadline' rank 1/"));
+    EXPECT_THAT(std::string(missing.status().message()),
+                HasSubstr("send_to/1/from/0/#0 from rank 0"));
+  }
+  ASSERT_OK(group.barrier());
+  if (group.rank() == 0) ASSERT_OK(group.send_obj(42, 1));
+  if (group.rank() == 1) {
+    ASSERT_OK_AND_ASSIGN(int got, group.recv_obj<int>(0));
+    EXPECT_EQ(got, 42);
+  }
+  ASSERT_OK(group.barrier());
+}
+
+TEST(ProcessGroupTest, WrongTypeIsAnErrorAndTheMessageStaysQueued) {
+  StatelessProcessGroup group = MakeWorld();
+  const int me = group.rank(), n = group.world_size();
+  ASSERT_OK(group.send_obj(std::string("text"), (me + 1) % n));
+  const int src = (me - 1 + n) % n;
+  absl::StatusOr<int> wrong = group.recv_obj<int>(src);
+  EXPECT_TRUE(absl::IsInvalidArgument(wrong.status())) << wrong.status();
+  EXPECT_THAT(std::string(wrong.status().message()),
+              HasSubstr("payload holds 'string' but was received as 'i32'"));
+  EXPECT_THAT(std::string(wrong.status().message()),
+              HasSubstr(absl::StrCat("from/", src, "/#0 from rank ", src)));
+  EXPECT_EQ(group.recv_src_counter()[src], 0u);
+  ASSERT_OK_AND_ASSIGN(std::string right, group.recv_obj<std::string>(src));
+  EXPECT_EQ(right, "text");
+  EXPECT_EQ(group.recv_src_counter()[src], 1u);
+}
+
+TEST(ProcessGroupTest, PeersOutOfRangeAreClearErrors) {
+  StatelessProcessGroup group = MakeWorld();
+  const int n = group.world_size();
+  for (int bad : {-1, n, n + 5}) {
+    absl::Status status = group.send_obj(1, bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr(absl::StrCat("peer rank ", bad, " is out of range")));
+    EXPECT_TRUE(absl::IsInvalidArgument(group.recv_obj<int>(bad).status()));
+    EXPECT_TRUE(absl::IsInvalidArgument(group.broadcast_obj(1, bad).status()));
+  }
+}
+
+TEST(ProcessGroupTest, MovedFromGroupRefusesCalls) {
+  StatelessProcessGroup group = MakeWorld();
+  StatelessProcessGroup moved = std::move(group);
+  EXPECT_TRUE(absl::IsFailedPrecondition(group.send_obj(1, 0)));  // NOLINT
+  EXPECT_TRUE(absl::IsFailedPrecondition(group.barrier()));       // NOLINT
+  ASSERT_OK(moved.barrier());
+  ASSERT_OK(moved.Close());
+  EXPECT_TRUE(absl::IsFailedPrecondition(moved.recv_obj<int>(0).status()));
+}
+
+}  // namespace
+}  // namespace fastvideo
