@@ -99,7 +99,7 @@ class Reader {
   template <typename... T>
   absl::Status Get(T&... values) {
     absl::Status status;
-    ((status = Codec<T>::Decode(*this, values), status.ok()) && ...);
+    (void)((status = Codec<T>::Decode(*this, values), status.ok()) && ...);
     return status;
   }
 

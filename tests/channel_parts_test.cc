@@ -1,0 +1,119 @@
+// The channel's building blocks: the block allocator, the segment layout,
+// descriptors and the hash.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "dist/block_allocator.h"
+#include "dist/hash.h"
+#include "dist/message_key.h"
+#include "dist/segment_layout.h"
+
+namespace fastvideo::dist {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(BlockAllocatorTest, AllocatesAlignedBlocksAndCoalescesOnFree) {
+  BlockAllocator allocator(1024, 64 * 10, 64);
+  auto a = allocator.Allocate(1);
+  auto b = allocator.Allocate(130);
+  auto c = allocator.Allocate(64);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_EQ(*a, 1024u);
+  EXPECT_EQ(*b, 1024u + 64);
+  EXPECT_EQ(*c, 1024u + 64 + 192);
+  EXPECT_EQ(allocator.bytes_in_use(), 64u * 5);
+  EXPECT_FALSE(allocator.Allocate(64 * 6));
+  allocator.Free(*b, 130);
+  allocator.Free(*a, 1);  // merges with b's range
+  EXPECT_EQ(allocator.largest_free_block(), 64u * 5);
+  allocator.Free(*c, 64);  // merges everything
+  EXPECT_EQ(allocator.bytes_in_use(), 0u);
+  EXPECT_EQ(allocator.largest_free_block(), 64u * 10);
+}
+
+TEST(BlockAllocatorTest, RandomAllocateFreeNeverOverlapsAndEndsEmpty) {
+  BlockAllocator allocator(0, 1 << 16, 64);
+  std::mt19937 random(7);
+  std::vector<std::pair<uint64_t, uint64_t>> live;
+  for (int step = 0; step < 20000; ++step) {
+    if (live.empty() || random() % 2 == 0) {
+      const uint64_t size = 1 + random() % 3000;
+      if (auto offset = allocator.Allocate(size)) {
+        for (const auto& [other, other_size] : live) {
+          ASSERT_TRUE(*offset + size <= other || other + other_size <= *offset);
+        }
+        live.emplace_back(*offset, size);
+      }
+    } else {
+      const size_t victim = random() % live.size();
+      allocator.Free(live[victim].first, live[victim].second);
+      live.erase(live.begin() + victim);
+    }
+  }
+  for (const auto& [offset, size] : live) allocator.Free(offset, size);
+  EXPECT_EQ(allocator.bytes_in_use(), 0u);
+  EXPECT_EQ(allocator.largest_free_block(), uint64_t{1} << 16);
+}
+
+TEST(SegmentLayoutTest, RegionsDoNotOverlap) {
+  auto layout = SegmentLayout::Create(8, 16, 1 << 20, 4096);
+  ASSERT_TRUE(layout.ok()) << layout.status();
+  EXPECT_LE(layout->barrier(SegmentLayout::kBarrierRounds - 1) + 8,
+            layout->p2p_descriptor(0, 0));
+  EXPECT_EQ(layout->p2p_descriptor(0, 16), layout->p2p_descriptor(0, 0));
+  EXPECT_EQ(layout->p2p_descriptor(1, 0),
+            layout->p2p_descriptor(0, 15) + sizeof(Descriptor));
+  EXPECT_LE(layout->bcast_descriptor(15) + sizeof(Descriptor), layout->data_begin());
+  EXPECT_EQ(layout->data_begin() % SegmentLayout::kAlignment, 0u);
+  EXPECT_EQ(layout->data_begin() + layout->data_bytes(), uint64_t{1} << 20);
+}
+
+TEST(SegmentLayoutTest, TinySegmentsAreRefusedWithTheSizes) {
+  auto layout = SegmentLayout::Create(4, 16, 8192, 4096);
+  EXPECT_TRUE(absl::IsInvalidArgument(layout.status()));
+  EXPECT_THAT(std::string(layout.status().message()),
+              HasSubstr("window segment of 8192 bytes is too small for 4 ranks"));
+  EXPECT_FALSE(SegmentLayout::Create(0, 16, 1 << 20, 0).ok());
+  EXPECT_FALSE(SegmentLayout::Create(2, 1, 1 << 20, 0).ok());
+}
+
+TEST(DescriptorTest, SealDetectsAnyChangedByte) {
+  Descriptor descriptor{};
+  descriptor.slot_plus_one = 5;
+  descriptor.message_bytes = 3;
+  std::memcpy(descriptor.inline_data, "abc", 3);
+  descriptor.Seal();
+  EXPECT_TRUE(descriptor.IsSealed());
+  for (size_t byte = 0; byte < sizeof(Descriptor); ++byte) {
+    Descriptor torn = descriptor;
+    reinterpret_cast<unsigned char*>(&torn)[byte] ^= 0x10;
+    EXPECT_FALSE(torn.IsSealed()) << "byte " << byte;
+  }
+  EXPECT_FALSE(Descriptor{}.IsSealed());  // never written
+}
+
+TEST(HashTest, StableAndSensitive) {
+  const std::string data(1000, 'a');
+  EXPECT_EQ(Hash64(data.data(), data.size()), Hash64(data.data(), data.size()));
+  std::string changed = data;
+  changed[999] = 'b';
+  EXPECT_NE(Hash64(data.data(), data.size()), Hash64(changed.data(), changed.size()));
+  EXPECT_NE(Hash64(data.data(), 999), Hash64(data.data(), 1000));
+  EXPECT_NE(Hash64("", 0, 1), Hash64("", 0, 2));
+}
+
+TEST(MessageKeyTest, StoreStyleNames) {
+  EXPECT_EQ((MessageKey{MessageKind::kSend, 1, 3, 7}.ToString()), "send_to/3/from/1/#7");
+  EXPECT_EQ((MessageKey{MessageKind::kBroadcast, 0, MessageKey::kEveryRank, 2}.ToString()),
+            "broadcast_from/0/#2");
+  EXPECT_EQ((MessageKey{MessageKind::kAllGather, 4, MessageKey::kEveryRank, 0}.ToString()),
+            "all_gather_from/4/#0");
+}
+
+}  // namespace
+}  // namespace fastvideo::dist

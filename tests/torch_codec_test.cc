@@ -1,0 +1,103 @@
+// Tensors and IValues through the codecs.
+#include "dist/torch_codec.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace fastvideo::dist {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(TorchCodecTest, TensorsOfEveryDtypeRoundTrip) {
+  for (auto dtype : {torch::kFloat, torch::kDouble, torch::kHalf, torch::kBFloat16,
+                     torch::kInt8, torch::kUInt8, torch::kInt, torch::kLong,
+                     torch::kBool, torch::kComplexFloat}) {
+    torch::Tensor tensor = (torch::rand({3, 4}) * 10).to(dtype);
+    absl::StatusOr<torch::Tensor> decoded = Decode<torch::Tensor>(Encode(tensor));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->scalar_type(), dtype);
+    EXPECT_TRUE(torch::equal(*decoded, tensor)) << dtype;
+  }
+}
+
+TEST(TorchCodecTest, AnyStridesInContiguousOut) {
+  torch::Tensor base = torch::arange(24, torch::kFloat).reshape({2, 3, 4});
+  torch::Tensor strided = base.permute({2, 0, 1}).narrow(0, 1, 2);
+  ASSERT_FALSE(strided.is_contiguous());
+  auto decoded = Decode<torch::Tensor>(Encode(strided));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->is_contiguous());
+  EXPECT_TRUE(torch::equal(*decoded, strided));
+}
+
+TEST(TorchCodecTest, EmptyScalarAndUndefinedTensors) {
+  for (const torch::Tensor& tensor :
+       {torch::empty({0, 5}), torch::tensor(3.5), torch::ones({1})}) {
+    auto decoded = Decode<torch::Tensor>(Encode(tensor));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(decoded->sizes(), tensor.sizes());
+    EXPECT_TRUE(torch::equal(*decoded, tensor));
+  }
+  auto undefined = Decode<torch::Tensor>(Encode(torch::Tensor()));
+  ASSERT_TRUE(undefined.ok()) << undefined.status();
+  EXPECT_FALSE(undefined->defined());
+}
+
+TEST(TorchCodecTest, CorruptTensorPayloadsAreDataLoss) {
+  const std::string payload = Encode(torch::ones({4, 4}));
+  for (size_t size = 0; size < payload.size(); size += 7) {
+    auto decoded = Decode<torch::Tensor>(payload.substr(0, size));
+    EXPECT_TRUE(absl::IsDataLoss(decoded.status())) << size << decoded.status();
+  }
+  // A shape that does not match the data.
+  std::string body;
+  Writer writer(&body);
+  writer.PutU64(static_cast<uint64_t>(torch::kFloat));
+  writer.PutU64(2);
+  writer.Put(int64_t{1000}, int64_t{1000});
+  writer.PutU64(16);
+  writer.PutBytes("0123456789abcdef", 16);
+  auto mismatched = Decode<torch::Tensor>(codec_internal::Frame("tensor", body));
+  EXPECT_TRUE(absl::IsDataLoss(mismatched.status())) << mismatched.status();
+}
+
+TEST(TorchCodecTest, PlainIValuesRoundTrip) {
+  c10::impl::GenericDict config(c10::StringType::get(), c10::AnyType::get());
+  config.insert("name", std::string("run-7"));
+  config.insert("lr", 0.25);
+  config.insert("layers", c10::List<int64_t>({1, 2, 3}));
+  config.insert("weights", torch::ones({2, 2}));
+  const c10::IValue value(config);
+  auto decoded = Decode<c10::IValue>(Encode(value));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  auto dict = decoded->toGenericDict();
+  EXPECT_EQ(dict.at("name").toStringRef(), "run-7");
+  EXPECT_EQ(dict.at("lr").toDouble(), 0.25);
+  EXPECT_EQ(dict.at("layers").toIntVector(), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_TRUE(torch::equal(dict.at("weights").toTensor(), torch::ones({2, 2})));
+}
+
+TEST(TorchCodecTest, CorruptPickleIsDataLoss) {
+  std::string body;
+  Writer writer(&body);
+  writer.PutU64(5);
+  writer.PutBytes("\x80\x02junk", 5);
+  auto decoded = Decode<c10::IValue>(codec_internal::Frame("ivalue", body));
+  EXPECT_TRUE(absl::IsDataLoss(decoded.status())) << decoded.status();
+}
+
+TEST(TorchCodecTest, OnlyPlainDataIsAccepted) {
+  auto future = c10::make_intrusive<c10::ivalue::Future>(c10::IntType::get());
+  c10::impl::GenericList list(c10::AnyType::get());
+  list.push_back(c10::IValue(1));
+  list.push_back(c10::IValue(future));
+  absl::Status status = CheckPlainData(c10::IValue(list));
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr("only plain data"));
+  EXPECT_TRUE(CheckPlainData(c10::IValue(std::string("ok"))).ok());
+}
+
+}  // namespace
+}  // namespace fastvideo::dist
