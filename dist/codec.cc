@@ -2,18 +2,28 @@
 
 namespace fastvideo::dist::codec_internal {
 
-// Frame: u32 magic | u32 tag length | tag | u64 body length | body.
-std::string Frame(absl::string_view tag, const std::string& body) {
-  std::string payload;
-  payload.reserve(16 + tag.size() + body.size());
-  Writer writer(&payload);
+size_t BeginFrame(absl::string_view tag, std::string* payload) {
+  Writer writer(payload);
   const uint32_t magic = kMagic;
   const uint32_t tag_size = static_cast<uint32_t>(tag.size());
   writer.PutBytes(&magic, sizeof(magic));
   writer.PutBytes(&tag_size, sizeof(tag_size));
   writer.PutBytes(tag.data(), tag.size());
-  writer.PutU64(body.size());
-  writer.PutBytes(body.data(), body.size());
+  const size_t length_at = payload->size();
+  writer.PutU64(0);
+  return length_at;
+}
+
+void EndFrame(size_t length_at, std::string* payload) {
+  const uint64_t body_size = payload->size() - length_at - sizeof(uint64_t);
+  std::memcpy(payload->data() + length_at, &body_size, sizeof(body_size));
+}
+
+std::string Frame(absl::string_view tag, const std::string& body) {
+  std::string payload;
+  const size_t length_at = BeginFrame(tag, &payload);
+  payload.append(body);
+  EndFrame(length_at, &payload);
   return payload;
 }
 

@@ -126,27 +126,42 @@ constexpr size_t kMinEncodedBytes =
 
 namespace codec_internal {
 constexpr uint32_t kMagic = 0x4256'4F46;  // "FOVB"
+// Frame: u32 magic | u32 tag length | tag | u64 body length | body.
+// Starts a frame in `payload` and returns where its body length goes.
+size_t BeginFrame(absl::string_view tag, std::string* payload);
+// Writes the body length once the body is appended.
+void EndFrame(size_t length_at, std::string* payload);
 std::string Frame(absl::string_view tag, const std::string& body);
 // Checks the frame and the tag; returns the body.
 absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
                                           absl::string_view expected_tag);
 }  // namespace codec_internal
 
+// Encodes `value` into `payload`, reusing its capacity.
 template <typename T>
-std::string Encode(const T& value) {
-  std::string body;
-  Writer writer(&body);
+void EncodeTo(const T& value, std::string* payload) {
+  payload->clear();
+  const size_t length_at = codec_internal::BeginFrame(Codec<T>::Tag(), payload);
+  Writer writer(payload);
   Codec<T>::Encode(value, writer);
-  return codec_internal::Frame(Codec<T>::Tag(), body);
+  codec_internal::EndFrame(length_at, payload);
 }
 
 template <typename T>
-absl::StatusOr<T> Decode(absl::string_view payload) {
+std::string Encode(const T& value) {
+  std::string payload;
+  EncodeTo(value, &payload);
+  return payload;
+}
+
+// Decodes into an existing `value`, reusing what it holds (a vector's
+// capacity, say). On error `value` is left valid but unspecified.
+template <typename T>
+absl::Status DecodeInto(absl::string_view payload, T& value) {
   const std::string tag = Codec<T>::Tag();
   absl::StatusOr<absl::string_view> body = codec_internal::Unframe(payload, tag);
   if (!body.ok()) return body.status();
   Reader reader(*body, tag);
-  T value{};
   if (absl::Status status = Codec<T>::Decode(reader, value); !status.ok()) {
     return status;
   }
@@ -155,6 +170,13 @@ absl::StatusOr<T> Decode(absl::string_view payload) {
                                             reader.remaining(),
                                             " bytes left after the value"));
   }
+  return absl::OkStatus();
+}
+
+template <typename T>
+absl::StatusOr<T> Decode(absl::string_view payload) {
+  T value{};
+  if (absl::Status status = DecodeInto(payload, value); !status.ok()) return status;
   return value;
 }
 

@@ -1,5 +1,6 @@
 #include "dist/segment_layout.h"
 
+#include <algorithm>
 #include <cstddef>
 
 #include "absl/status/status.h"
@@ -27,15 +28,20 @@ const char* MessageKindName(MessageKind kind) {
   return "unknown";
 }
 
-void Descriptor::Seal() {
-  descriptor_hash = 0;
-  descriptor_hash = Hash64(this, sizeof(*this));
+uint64_t Descriptor::ComputeHash() const {
+  // The fields before descriptor_hash, then only the inline bytes in use:
+  // a small message costs a short hash, not 256 bytes.
+  const uint64_t seed =
+      Hash64(this, offsetof(Descriptor, descriptor_hash), kHashSeed);
+  const size_t inline_used =
+      data_offset == kInline ? std::min<uint64_t>(chunk_bytes, kInlineBytes) : 0;
+  return Hash64(inline_data, inline_used, seed);
 }
 
+void Descriptor::Seal() { descriptor_hash = ComputeHash(); }
+
 bool Descriptor::IsSealed() const {
-  Descriptor copy = *this;
-  copy.Seal();
-  return copy.descriptor_hash == descriptor_hash && slot_plus_one != 0;
+  return slot_plus_one != 0 && descriptor_hash == ComputeHash();
 }
 
 absl::StatusOr<SegmentLayout> SegmentLayout::Create(int world_size,

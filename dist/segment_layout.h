@@ -52,17 +52,22 @@ struct Descriptor {
   uint64_t chunk_offset;     // where this chunk starts in the message
   uint64_t chunk_bytes;
   uint64_t data_offset;      // in the segment, or kInline
-  uint64_t payload_hash;     // Hash64 of the chunk's bytes
+  uint64_t payload_hash;     // Hash64 of the chunk (with verify_payloads)
   uint64_t publish_time_ns;  // publisher's clock, ns since the Unix epoch
   uint64_t expired_at_ns;    // when state == kExpired
-  uint64_t descriptor_hash;  // Hash64 of all of the above and inline_data
+  uint64_t descriptor_hash;  // Hash64 of the above and the inline bytes used
   unsigned char inline_data[kInlineBytes];
 
   // Seals the descriptor: computes descriptor_hash.
   void Seal();
   // True when descriptor_hash matches (a read that raced a write does not).
   bool IsSealed() const;
+
   bool IsLastChunk() const { return chunk_offset + chunk_bytes == message_bytes; }
+
+ private:
+  static constexpr uint64_t kHashSeed = 0x5EA10FDE5C000001ull;
+  uint64_t ComputeHash() const;
 };
 static_assert(sizeof(Descriptor) == 256, "Descriptor layout changed");
 

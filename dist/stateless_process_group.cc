@@ -23,6 +23,8 @@ struct StatelessProcessGroup::Impl {
   // Payloads asked for as the wrong type, by source: kept for the next call.
   std::vector<std::optional<std::string>> held_p2p;
   std::vector<std::optional<std::string>> held_bcast;
+  std::string send_buffer;
+  std::string receive_buffer;
 };
 
 namespace {
@@ -213,40 +215,33 @@ absl::Time StatelessProcessGroup::ResolveDeadline(Deadline deadline) const {
   return deadline ? *deadline : absl::Now() + impl_->options.default_timeout;
 }
 
-absl::Status StatelessProcessGroup::SendPayload(std::string payload, int dst,
+std::string& StatelessProcessGroup::send_buffer() { return impl_->send_buffer; }
+std::string& StatelessProcessGroup::receive_buffer() { return impl_->receive_buffer; }
+
+absl::Status StatelessProcessGroup::Publish(MessageKind kind, int dst,
+                                            Deadline deadline) {
+  return impl_->channel->Publish(kind, dst, impl_->send_buffer,
+                                 ResolveDeadline(deadline));
+}
+
+absl::Status StatelessProcessGroup::TakePayload(MessageKind kind, int src,
                                                 Deadline deadline) {
-  if (absl::Status status = CheckPeer("send_obj", dst); !status.ok()) return status;
-  return impl_->channel->Publish(MessageKind::kSend, dst, payload,
-                                 ResolveDeadline(deadline));
-}
-
-absl::Status StatelessProcessGroup::PublishCollective(MessageKind kind,
-                                                      std::string payload,
-                                                      Deadline deadline) {
-  if (absl::Status status = CheckUsable(dist::MessageKindName(kind)); !status.ok()) {
-    return status;
-  }
-  return impl_->channel->Publish(kind, MessageKey::kEveryRank, payload,
-                                 ResolveDeadline(deadline));
-}
-
-absl::StatusOr<std::string> StatelessProcessGroup::TakePayload(
-    MessageKind kind, int src, Deadline deadline) {
   const char* call = kind == MessageKind::kSend ? "recv_obj" : dist::MessageKindName(kind);
   if (absl::Status status = CheckPeer(call, src); !status.ok()) return status;
   auto& held = (kind == MessageKind::kSend ? impl_->held_p2p : impl_->held_bcast)[src];
   if (held) {
-    std::string payload = *std::move(held);
+    impl_->receive_buffer = *std::move(held);
     held.reset();
-    return payload;
+    return absl::OkStatus();
   }
-  return impl_->channel->Fetch(kind, src, ResolveDeadline(deadline));
+  return impl_->channel->Fetch(kind, src, ResolveDeadline(deadline),
+                               &impl_->receive_buffer);
 }
 
-void StatelessProcessGroup::HoldPayload(MessageKind kind, int src,
-                                        std::string payload) {
+void StatelessProcessGroup::HoldPayload(MessageKind kind, int src) {
   (kind == MessageKind::kSend ? impl_->held_p2p : impl_->held_bcast)[src] =
-      std::move(payload);
+      std::move(impl_->receive_buffer);
+  impl_->receive_buffer.clear();
 }
 
 std::string StatelessProcessGroup::Describe(MessageKind kind, int src) const {

@@ -68,8 +68,9 @@ struct GroupOptions {
   absl::Duration default_timeout = absl::Minutes(5);
   // The clock of expiration bookkeeping (tests inject a fake one).
   std::function<absl::Time()> clock = [] { return absl::Now(); };
-  // Hash every chunk and check it on arrival.
-  bool verify_payloads = true;
+  // Hash every chunk and check it on arrival (costs two passes over large
+  // objects). Off: descriptors are still sealed and re-checked.
+  bool verify_payloads = false;
 };
 
 enum class ReduceOp { kSum, kProduct, kMin, kMax };
@@ -103,12 +104,25 @@ class StatelessProcessGroup {
 
   template <typename T>
   absl::Status send_obj(const T& obj, int dst, Deadline deadline = {}) {
-    return SendPayload(dist::Encode(obj), dst, deadline);
+    if (absl::Status status = CheckPeer("send_obj", dst); !status.ok()) return status;
+    dist::EncodeTo(obj, &send_buffer());
+    return Publish(dist::MessageKind::kSend, dst, deadline);
   }
 
   template <typename T>
   absl::StatusOr<T> recv_obj(int src, Deadline deadline = {}) {
-    return DecodeHeld<T>(dist::MessageKind::kSend, src, deadline);
+    T obj{};
+    if (absl::Status status = recv_obj_into(obj, src, deadline); !status.ok()) {
+      return status;
+    }
+    return obj;
+  }
+
+  // recv_obj into an existing object, reusing what it holds (a vector's
+  // capacity, say): the way to receive large objects at full speed.
+  template <typename T>
+  absl::Status recv_obj_into(T& obj, int src, Deadline deadline = {}) {
+    return ReceiveInto(dist::MessageKind::kSend, src, deadline, obj);
   }
 
   // On `src`, publishes `obj` and returns it; elsewhere `obj` is ignored and
@@ -119,19 +133,26 @@ class StatelessProcessGroup {
       return status;
     }
     if (rank() == src) {
-      absl::Status status =
-          PublishCollective(dist::MessageKind::kBroadcast, dist::Encode(obj), deadline);
+      dist::EncodeTo(obj, &send_buffer());
+      absl::Status status = Publish(dist::MessageKind::kBroadcast,
+                                    dist::MessageKey::kEveryRank, deadline);
       if (!status.ok()) return status;
       return obj;
     }
-    return DecodeHeld<T>(dist::MessageKind::kBroadcast, src, deadline);
+    T received{};
+    absl::Status status =
+        ReceiveInto(dist::MessageKind::kBroadcast, src, deadline, received);
+    if (!status.ok()) return status;
+    return received;
   }
 
   // Every member's `obj`, indexed by group rank.
   template <typename T>
   absl::StatusOr<std::vector<T>> all_gather_obj(const T& obj, Deadline deadline = {}) {
-    absl::Status status =
-        PublishCollective(dist::MessageKind::kAllGather, dist::Encode(obj), deadline);
+    if (absl::Status status = CheckUsable("all_gather_obj"); !status.ok()) return status;
+    dist::EncodeTo(obj, &send_buffer());
+    absl::Status status = Publish(dist::MessageKind::kAllGather,
+                                  dist::MessageKey::kEveryRank, deadline);
     if (!status.ok()) return status;
     std::vector<T> gathered(world_size());
     for (int src = 0; src < world_size(); ++src) {
@@ -139,10 +160,8 @@ class StatelessProcessGroup {
         gathered[src] = obj;
         continue;
       }
-      absl::StatusOr<T> value =
-          DecodeHeld<T>(dist::MessageKind::kAllGather, src, deadline);
-      if (!value.ok()) return value.status();
-      gathered[src] = *std::move(value);
+      status = ReceiveInto(dist::MessageKind::kAllGather, src, deadline, gathered[src]);
+      if (!status.ok()) return status;
     }
     return gathered;
   }
@@ -182,31 +201,34 @@ class StatelessProcessGroup {
   absl::Status CheckUsable(const char* call) const;
   absl::Status CheckPeer(const char* call, int peer) const;
   absl::Time ResolveDeadline(Deadline deadline) const;
-  absl::Status SendPayload(std::string payload, int dst, Deadline deadline);
-  absl::Status PublishCollective(dist::MessageKind kind, std::string payload,
-                                 Deadline deadline);
-  // The next payload of `kind` from `src` (a held one first), or an error.
-  absl::StatusOr<std::string> TakePayload(dist::MessageKind kind, int src,
-                                          Deadline deadline);
-  // Keeps a payload that was asked for as the wrong type.
-  void HoldPayload(dist::MessageKind kind, int src, std::string payload);
+  // Reused buffers: encoded objects on their way out, payloads on their way
+  // in (large objects would otherwise fault fresh pages on every call).
+  std::string& send_buffer();
+  std::string& receive_buffer();
+  // Publishes send_buffer() to `dst` (or MessageKey::kEveryRank).
+  absl::Status Publish(dist::MessageKind kind, int dst, Deadline deadline);
+  // Puts the next payload of `kind` from `src` (a held one first) into
+  // receive_buffer().
+  absl::Status TakePayload(dist::MessageKind kind, int src, Deadline deadline);
+  // Keeps receive_buffer() after it was asked for as the wrong type.
+  void HoldPayload(dist::MessageKind kind, int src);
   std::string Describe(dist::MessageKind kind, int src) const;
 
   template <typename T>
-  absl::StatusOr<T> DecodeHeld(dist::MessageKind kind, int src, Deadline deadline) {
-    absl::StatusOr<std::string> payload = TakePayload(kind, src, deadline);
-    if (!payload.ok()) return payload.status();
-    absl::StatusOr<T> value = dist::Decode<T>(*payload);
-    if (value.ok()) return value;
-    const std::string where = Describe(kind, src);
-    if (absl::IsInvalidArgument(value.status())) {
-      HoldPayload(kind, src, *std::move(payload));
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": ", value.status().message(),
-          "; the message stays queued for the next receive"));
+  absl::Status ReceiveInto(dist::MessageKind kind, int src, Deadline deadline, T& obj) {
+    if (absl::Status status = TakePayload(kind, src, deadline); !status.ok()) {
+      return status;
     }
-    return absl::Status(value.status().code(),
-                        absl::StrCat(where, ": ", value.status().message()));
+    absl::Status status = dist::DecodeInto(receive_buffer(), obj);
+    if (status.ok()) return status;
+    const std::string where = Describe(kind, src);
+    if (absl::IsInvalidArgument(status)) {
+      HoldPayload(kind, src);
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": ", status.message(),
+                       "; the message stays queued for the next receive"));
+    }
+    return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
   }
 
   std::unique_ptr<Impl> impl_;

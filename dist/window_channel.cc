@@ -82,6 +82,11 @@ absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
   FV_RETURN_IF_MPI_ERROR(allocated);
   FV_RETURN_IF_MPI_ERROR(
       MPI_Win_set_errhandler(channel->window_, MPI_ERRORS_RETURN));
+  int* model = nullptr;
+  int has_model = 0;
+  FV_RETURN_IF_MPI_ERROR(
+      MPI_Win_get_attr(channel->window_, MPI_WIN_MODEL, &model, &has_model));
+  channel->unified_memory_ = has_model && *model == MPI_WIN_UNIFIED;
   FV_RETURN_IF_MPI_ERROR(
       MPI_Win_lock_all(MPI_MODE_NOCHECK, channel->window_));
   std::memset(channel->base_, 0, layout->data_begin());
@@ -91,7 +96,9 @@ absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
   VLOG(1) << channel->Where() << ": window of " << layout->segment_bytes()
           << " bytes per member, " << layout->data_bytes() << " for data, "
           << layout->ring_slots() << " ring slots, chunks of up to "
-          << channel->max_chunk_bytes_ << " bytes";
+          << channel->max_chunk_bytes_ << " bytes, "
+          << (channel->unified_memory_ ? "unified" : "separate")
+          << " memory model";
   return channel;
 }
 
@@ -247,6 +254,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
           " in use); waiting for ", Laggards(dst, oldest, acked),
           " to read"));
     }
+    DriveProgress();
     backoff.Pause();
   }
 }
@@ -316,13 +324,12 @@ absl::Status WindowChannel::PublishWithdrawal(int dst, absl::Time deadline) {
 
 absl::Status WindowChannel::ReadAcks(std::vector<uint64_t>* acked) {
   acked->assign(layout_.acked_words(), 0);
-  // Atomic reads of words that readers update with MPI_Accumulate.
-  FV_RETURN_IF_MPI_ERROR(MPI_Get_accumulate(
-      nullptr, 0, MPI_UINT64_T, acked->data(),
-      static_cast<int>(acked->size()), MPI_UINT64_T, rank_,
-      static_cast<MPI_Aint>(layout_.acked_begin()),
-      static_cast<int>(acked->size()), MPI_UINT64_T, MPI_NO_OP, window_));
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
+  if (absl::Status status =
+          ReadLocalWords(layout_.acked_begin(),
+                         static_cast<int>(acked->size()), acked->data());
+      !status.ok()) {
+    return status;
+  }
 
   for (int dst = 0; dst < world_size_; ++dst) {
     OutStream& stream = p2p_out_[dst];
@@ -432,8 +439,8 @@ std::vector<std::pair<std::string, absl::Time>> WindowChannel::entries() const {
 
 // ------------------------------------------------------------------ reading
 
-absl::StatusOr<std::string> WindowChannel::Fetch(MessageKind kind, int src,
-                                                 absl::Time deadline) {
+absl::Status WindowChannel::Fetch(MessageKind kind, int src,
+                                  absl::Time deadline, std::string* out) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
   const bool p2p = kind == MessageKind::kSend;
   InStream& stream = p2p ? p2p_in_[src] : bcast_in_[src];
@@ -444,9 +451,14 @@ absl::StatusOr<std::string> WindowChannel::Fetch(MessageKind kind, int src,
                : layout_.bcast_descriptor(slot);
   };
 
-  std::string message;
-  std::optional<Descriptor> expired;  // a chunk the publisher expired
-  std::optional<uint64_t> corrupt_at;  // a chunk whose hash did not match
+  std::string& message = *out;
+  message.clear();
+  // A chunk the publisher expired, and the first chunk whose hash did not
+  // match. (Plain fields: GCC 12 at -O2 warns falsely about std::optional.)
+  bool expired = false;
+  uint64_t published_ns = 0, expired_ns = 0;
+  bool corrupt = false;
+  uint64_t corrupt_at = 0;
   uint64_t next_offset = 0;
   while (true) {
     const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
@@ -469,8 +481,8 @@ absl::StatusOr<std::string> WindowChannel::Fetch(MessageKind kind, int src,
       ++stream.next_slot;
       ++stream.next_message;
       message.clear();
-      expired.reset();
-      corrupt_at.reset();
+      expired = false;
+      corrupt = false;
       next_offset = 0;
       continue;
     }
@@ -501,7 +513,9 @@ absl::StatusOr<std::string> WindowChannel::Fetch(MessageKind kind, int src,
     if (next_offset == 0) message.resize(descriptor.message_bytes);
     char* destination = message.data() + descriptor.chunk_offset;
     if (state == DescriptorState::kExpired) {
-      expired = descriptor;
+      expired = true;
+      published_ns = descriptor.publish_time_ns;
+      expired_ns = descriptor.expired_at_ns;
     } else if (descriptor.data_offset == Descriptor::kInline) {
       std::memcpy(destination, descriptor.inline_data, descriptor.chunk_bytes);
     } else {
@@ -510,10 +524,24 @@ absl::StatusOr<std::string> WindowChannel::Fetch(MessageKind kind, int src,
                   MPI_BYTE, src, static_cast<MPI_Aint>(descriptor.data_offset),
                   static_cast<int>(descriptor.chunk_bytes), MPI_BYTE, window_));
       FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+      // The publisher marks a descriptor expired before it frees (and may
+      // reuse) the chunk: if it is still published now, what we read was
+      // the chunk's own bytes.
+      Descriptor after;
+      FV_RETURN_IF_MPI_ERROR(MPI_Get(&after, sizeof(after), MPI_BYTE, src,
+                                     static_cast<MPI_Aint>(offset_of(stream.next_slot)),
+                                     sizeof(after), MPI_BYTE, window_));
+      FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+      if (after.descriptor_hash != descriptor.descriptor_hash) {
+        expired = true;
+        published_ns = descriptor.publish_time_ns;
+        expired_ns = after.expired_at_ns;
+      }
     }
-    if (state != DescriptorState::kExpired && options_.verify_payloads &&
+    if (!expired && options_.verify_payloads &&
         Hash64(destination, descriptor.chunk_bytes) != descriptor.payload_hash &&
-        !corrupt_at) {
+        !corrupt) {
+      corrupt = true;
       corrupt_at = descriptor.chunk_offset;
     }
     // Every chunk is consumed, good or bad, so the stream stays in step.
@@ -532,20 +560,20 @@ absl::StatusOr<std::string> WindowChannel::Fetch(MessageKind kind, int src,
     return absl::NotFoundError(absl::StrCat(
         Where(), ": ", key.ToString(), " from rank ", src,
         " expired before it was read: published at ",
-        FormatTime(expired->publish_time_ns), ", expired at ",
-        FormatTime(expired->expired_at_ns), " (data_expiration ",
+        FormatTime(published_ns), ", expired at ", FormatTime(expired_ns),
+        " (data_expiration ",
         absl::FormatDuration(options_.data_expiration), " at rank ", src,
         "'s side)"));
   }
-  if (corrupt_at) {
+  if (corrupt) {
     return absl::DataLossError(absl::StrCat(
         Where(), ": ", key.ToString(), " from rank ", src, ": ",
         message.size(), "-byte message corrupt: the chunk at byte ",
-        *corrupt_at, " does not match its hash"));
+        corrupt_at, " does not match its hash"));
   }
   ++stats_.objects_received;
   stats_.bytes_received += message.size();
-  return message;
+  return absl::OkStatus();
 }
 
 absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
@@ -559,11 +587,13 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
                                    src, static_cast<MPI_Aint>(offset),
                                    sizeof(Descriptor), MPI_BYTE, window_));
     FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
-    // A descriptor read while its owner rewrote it fails the seal: retry.
-    if (descriptor->IsSealed() && descriptor->slot_plus_one == slot + 1) {
-      return absl::OkStatus();
-    }
-    if (descriptor->IsSealed() && descriptor->slot_plus_one > slot + 1) {
+    // Not there yet: the slot still holds an older descriptor (checked
+    // first, as it is cheap). A descriptor read while its owner rewrote it
+    // fails the seal: read it again.
+    const bool sealed =
+        descriptor->slot_plus_one >= slot + 1 && descriptor->IsSealed();
+    if (sealed && descriptor->slot_plus_one == slot + 1) return absl::OkStatus();
+    if (sealed && descriptor->slot_plus_one > slot + 1) {
       return absl::InternalError(absl::StrCat(
           Where(), ": ", key.ToString(), " from rank ", src, ": slot ", slot,
           " was overwritten by slot ", descriptor->slot_plus_one - 1,
@@ -591,12 +621,28 @@ absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
 
 // ------------------------------------------------------------------ barrier
 
-absl::Status WindowChannel::ReadLocalWord(uint64_t offset, uint64_t* value) {
-  FV_RETURN_IF_MPI_ERROR(MPI_Fetch_and_op(nullptr, value, MPI_UINT64_T, rank_,
-                                          static_cast<MPI_Aint>(offset),
-                                          MPI_NO_OP, window_));
+absl::Status WindowChannel::ReadLocalWords(uint64_t offset, int count,
+                                           uint64_t* values) {
+  if (unified_memory_) {
+    // Public and private copies are one: after MPI_Win_sync, aligned 64-bit
+    // loads see what peers' atomics wrote, without an RMA call to self.
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_sync(window_));
+    const auto* words = reinterpret_cast<const uint64_t*>(local(offset));
+    for (int i = 0; i < count; ++i) {
+      values[i] = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
+    }
+    return absl::OkStatus();
+  }
+  FV_RETURN_IF_MPI_ERROR(MPI_Get_accumulate(
+      nullptr, 0, MPI_UINT64_T, values, count, MPI_UINT64_T, rank_,
+      static_cast<MPI_Aint>(offset), count, MPI_UINT64_T, MPI_NO_OP, window_));
   FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
   return absl::OkStatus();
+}
+
+void WindowChannel::DriveProgress() {
+  int flag = 0;
+  MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE);
 }
 
 absl::Status WindowChannel::Barrier(absl::Time deadline) {
@@ -614,7 +660,8 @@ absl::Status WindowChannel::Barrier(absl::Time deadline) {
     Backoff backoff;
     uint64_t arrivals = 0;
     while (true) {
-      if (absl::Status status = ReadLocalWord(layout_.barrier(round), &arrivals);
+      if (absl::Status status =
+              ReadLocalWords(layout_.barrier(round), 1, &arrivals);
           !status.ok()) {
         return status;
       }
@@ -624,6 +671,7 @@ absl::Status WindowChannel::Barrier(absl::Time deadline) {
             Where(), ": barrier #", epoch - 1, " timed out in round ", round,
             " waiting for rank ", from, " to arrive"));
       }
+      DriveProgress();
       backoff.Pause();
     }
   }

@@ -52,7 +52,11 @@ struct ChannelOptions {
   uint64_t max_chunk_bytes = 0;       // 0: a quarter of the data area
   absl::Duration data_expiration = absl::Seconds(3600);
   std::function<absl::Time()> clock = [] { return absl::Now(); };
-  bool verify_payloads = true;        // hash every chunk, DataLoss if it differs
+  // Hash every chunk and check it on arrival (DataLoss if it differs). Off
+  // by default: descriptors are always sealed, and a reader re-checks a
+  // chunk's descriptor after reading it, which catches a chunk that expired
+  // (and was reused) while it was being read.
+  bool verify_payloads = false;
 };
 
 struct ChannelStats {
@@ -102,8 +106,9 @@ class WindowChannel {
   // expired at the publisher before it was read; FailedPrecondition a
   // message of another kind (calls that do not match across ranks);
   // DataLoss a chunk whose bytes do not match their hash.
-  absl::StatusOr<std::string> Fetch(MessageKind kind, int src,
-                                    absl::Time deadline);
+  // The message replaces `message`'s contents (its capacity is reused).
+  absl::Status Fetch(MessageKind kind, int src, absl::Time deadline,
+                     std::string* message);
 
   // Dissemination barrier: ceil(log2(world_size)) rounds of one atomic add
   // and one wait each.
@@ -181,7 +186,12 @@ class WindowChannel {
                                  const MessageKey& key, absl::Time deadline,
                                  Descriptor* descriptor);
   absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value);
-  absl::Status ReadLocalWord(uint64_t offset, uint64_t* value);
+  // Reads 64-bit words of this member's own segment that peers update with
+  // MPI atomics.
+  absl::Status ReadLocalWords(uint64_t offset, int count, uint64_t* values);
+  // Lets MPI progress incoming one-sided operations (osc/pt2pt needs it
+  // while this rank only polls its own memory).
+  void DriveProgress();
 
   MPI_Comm comm_;
   MPI_Win window_ = MPI_WIN_NULL;
@@ -192,6 +202,7 @@ class WindowChannel {
   int world_size_ = 0;
   uint64_t max_chunk_bytes_ = 0;
   bool closed_ = false;
+  bool unified_memory_ = false;  // MPI_WIN_UNIFIED: local loads see remote updates
 
   BlockAllocator allocator_;
   std::vector<OutStream> p2p_out_;  // by destination

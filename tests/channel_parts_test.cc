@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstring>
 #include <random>
 #include <string>
@@ -86,14 +87,21 @@ TEST(DescriptorTest, SealDetectsAnyChangedByte) {
   Descriptor descriptor{};
   descriptor.slot_plus_one = 5;
   descriptor.message_bytes = 3;
+  descriptor.chunk_bytes = 3;
+  descriptor.data_offset = Descriptor::kInline;
   std::memcpy(descriptor.inline_data, "abc", 3);
   descriptor.Seal();
   EXPECT_TRUE(descriptor.IsSealed());
-  for (size_t byte = 0; byte < sizeof(Descriptor); ++byte) {
+  const size_t used = offsetof(Descriptor, inline_data) + 3;
+  for (size_t byte = 0; byte < used; ++byte) {
     Descriptor torn = descriptor;
     reinterpret_cast<unsigned char*>(&torn)[byte] ^= 0x10;
     EXPECT_FALSE(torn.IsSealed()) << "byte " << byte;
   }
+  // Inline bytes past the chunk are not part of the message.
+  Descriptor padded = descriptor;
+  padded.inline_data[100] = 'z';
+  EXPECT_TRUE(padded.IsSealed());
   EXPECT_FALSE(Descriptor{}.IsSealed());  // never written
 }
 

@@ -1,0 +1,226 @@
+// Benchmark: the StatelessProcessGroup channel against raw MPI doing the
+// same work in the same run, with the ratio of the two.
+//
+//   mpirun -np N channel_benchmark [--iterations=K] [--json=FILE]
+//
+// Rows: small-object (64 B) one-way latency between ranks 0 and 1
+// (ping-pong / 2) against MPI_Send/MPI_Recv; 1 MiB and 64 MiB bandwidth
+// from rank 0 to 1; broadcast, all_gather and barrier latency over all ranks
+// against MPI_Bcast, MPI_Allgatherv and MPI_Barrier. Each time is the
+// slowest rank's mean over the iterations. Latency ratios are
+// channel / MPI (lower is better); bandwidth ratios channel / MPI (higher
+// is better).
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "dist/stateless_process_group.h"
+
+ABSL_FLAG(int, iterations, 2000, "iterations of each latency measurement");
+ABSL_FLAG(int, bandwidth_iterations, 20, "messages per bandwidth measurement");
+ABSL_FLAG(int64_t, window_mib, 256, "window segment per rank, MiB");
+ABSL_FLAG(std::string, json, "", "also write the results to this JSON file");
+ABSL_FLAG(bool, verify_payloads, false,
+          "hash every chunk and check it (GroupOptions::verify_payloads)");
+
+namespace fastvideo {
+namespace {
+
+struct Row {
+  std::string name;
+  std::string unit;  // "us" or "MB/s"
+  double channel = 0;
+  double mpi = 0;
+  double ratio() const { return mpi == 0 ? 0 : channel / mpi; }
+};
+
+void Check(const absl::Status& status) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "benchmark failed: %s\n", status.ToString().c_str());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+
+template <typename T>
+T Check(absl::StatusOr<T> value) {
+  Check(value.status());
+  return *std::move(value);
+}
+
+// Seconds per iteration of `body`, the slowest rank's.
+double TimePerIteration(int iterations, const std::function<void()>& body) {
+  body();  // warm up: first touches, window setup
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double start = MPI_Wtime();
+  for (int i = 0; i < iterations; ++i) body();
+  double elapsed = (MPI_Wtime() - start) / iterations, slowest = 0;
+  MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return slowest;
+}
+
+Row SmallObjectLatency(StatelessProcessGroup& group, int rank, int iterations) {
+  const std::string object(64, 'x');
+  std::string buffer(64, '\0');
+  Row row{"p2p latency, 64 B", "us"};
+  row.channel = TimePerIteration(iterations, [&] {
+    if (rank == 0) {
+      Check(group.send_obj(object, 1));
+      Check(group.recv_obj_into(buffer, 1));
+    } else if (rank == 1) {
+      Check(group.recv_obj_into(buffer, 0));
+      Check(group.send_obj(object, 0));
+    }
+  }) / 2 * 1e6;
+  row.mpi = TimePerIteration(iterations, [&] {
+    if (rank == 0) {
+      MPI_Send(object.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
+      MPI_Recv(buffer.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    } else if (rank == 1) {
+      MPI_Recv(buffer.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Send(object.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+    }
+  }) / 2 * 1e6;
+  return row;
+}
+
+Row Bandwidth(StatelessProcessGroup& group, int rank, size_t bytes, int messages) {
+  const std::vector<uint8_t> object(bytes, 7);
+  std::vector<uint8_t> buffer(bytes);
+  Row row{absl::StrCat("bandwidth, ", bytes >> 20, " MiB"), "MB/s"};
+  // One timed iteration = `messages` messages and one small ack back.
+  const double channel = TimePerIteration(1, [&] {
+    if (rank == 0) {
+      for (int i = 0; i < messages; ++i) Check(group.send_obj(object, 1));
+      Check(group.recv_obj<int>(1));
+    } else if (rank == 1) {
+      for (int i = 0; i < messages; ++i) Check(group.recv_obj_into(buffer, 0));
+      Check(group.send_obj(0, 0));
+    }
+  });
+  const double mpi = TimePerIteration(1, [&] {
+    int ack = 0;
+    if (rank == 0) {
+      for (int i = 0; i < messages; ++i) {
+        MPI_Send(object.data(), static_cast<int>(bytes), MPI_BYTE, 1, 1, MPI_COMM_WORLD);
+      }
+      MPI_Recv(&ack, 1, MPI_INT, 1, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    } else if (rank == 1) {
+      for (int i = 0; i < messages; ++i) {
+        MPI_Recv(buffer.data(), static_cast<int>(bytes), MPI_BYTE, 0, 1, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+      }
+      MPI_Send(&ack, 1, MPI_INT, 0, 2, MPI_COMM_WORLD);
+    }
+  });
+  row.channel = bytes * double(messages) / channel / 1e6;
+  row.mpi = bytes * double(messages) / mpi / 1e6;
+  return row;
+}
+
+std::vector<Row> Collectives(StatelessProcessGroup& group, int iterations) {
+  const int n = group.world_size();
+  const std::string object(64, 'b');
+  std::string buffer(64, '\0');
+  std::vector<char> gathered(64 * n);
+  std::vector<int> counts(n, 64), displacements(n);
+  for (int r = 0; r < n; ++r) displacements[r] = 64 * r;
+  std::vector<Row> rows;
+
+  Row broadcast{"broadcast latency, 64 B", "us"};
+  int root = 0;
+  broadcast.channel = TimePerIteration(iterations, [&] {
+    Check(group.broadcast_obj(object, root));
+    root = (root + 1) % n;
+  }) * 1e6;
+  broadcast.mpi = TimePerIteration(iterations, [&] {
+    MPI_Bcast(buffer.data(), 64, MPI_BYTE, root, MPI_COMM_WORLD);
+    root = (root + 1) % n;
+  }) * 1e6;
+  rows.push_back(broadcast);
+
+  Row all_gather{"all_gather latency, 64 B", "us"};
+  all_gather.channel = TimePerIteration(iterations, [&] {
+    Check(group.all_gather_obj(object));
+  }) * 1e6;
+  all_gather.mpi = TimePerIteration(iterations, [&] {
+    MPI_Allgatherv(object.data(), 64, MPI_BYTE, gathered.data(), counts.data(),
+                   displacements.data(), MPI_BYTE, MPI_COMM_WORLD);
+  }) * 1e6;
+  rows.push_back(all_gather);
+
+  Row barrier{"barrier latency", "us"};
+  barrier.channel = TimePerIteration(iterations, [&] { Check(group.barrier()); }) * 1e6;
+  barrier.mpi = TimePerIteration(iterations, [&] { MPI_Barrier(MPI_COMM_WORLD); }) * 1e6;
+  rows.push_back(barrier);
+  return rows;
+}
+
+void Report(const std::vector<Row>& rows, int ranks) {
+  std::printf("\nfastvideo_dist channel vs raw MPI, %d ranks\n", ranks);
+  std::printf("| %-26s | %12s | %12s | %7s |\n", "measure", "channel", "raw MPI",
+              "ratio");
+  std::printf("|%s|%s|%s|%s|\n", std::string(28, '-').c_str(),
+              std::string(14, '-').c_str(), std::string(14, '-').c_str(),
+              std::string(9, '-').c_str());
+  for (const Row& row : rows) {
+    std::printf("| %-26s | %7.1f %-4s | %7.1f %-4s | %6.2fx |\n", row.name.c_str(),
+                row.channel, row.unit.c_str(), row.mpi, row.unit.c_str(), row.ratio());
+  }
+  const std::string json_path = absl::GetFlag(FLAGS_json);
+  if (json_path.empty()) return;
+  std::ofstream json(json_path);
+  json << "{\n  \"ranks\": " << ranks << ",\n  \"rows\": [\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    json << absl::StrFormat(
+        "    {\"name\": \"%s\", \"unit\": \"%s\", \"channel\": %.3f, \"mpi\": "
+        "%.3f, \"ratio\": %.3f}%s\n",
+        rows[i].name, rows[i].unit, rows[i].channel, rows[i].mpi, rows[i].ratio(),
+        i + 1 < rows.size() ? "," : "");
+  }
+  json << "  ]\n}\n";
+}
+
+int Main() {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  GroupOptions options;
+  options.name = "benchmark";
+  options.window_bytes = uint64_t(absl::GetFlag(FLAGS_window_mib)) << 20;
+  options.verify_payloads = absl::GetFlag(FLAGS_verify_payloads);
+  StatelessProcessGroup group =
+      Check(StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
+  const int iterations = absl::GetFlag(FLAGS_iterations);
+  std::vector<Row> rows;
+  if (size >= 2) {
+    rows.push_back(SmallObjectLatency(group, rank, iterations));
+    const int messages = absl::GetFlag(FLAGS_bandwidth_iterations);
+    rows.push_back(Bandwidth(group, rank, size_t{1} << 20, messages * 10));
+    rows.push_back(Bandwidth(group, rank, size_t{64} << 20, messages));
+  }
+  for (const Row& row : Collectives(group, iterations)) rows.push_back(row);
+  if (rank == 0) Report(rows, size);
+  return 0;
+}
+
+}  // namespace
+}  // namespace fastvideo
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  absl::ParseCommandLine(argc, argv);
+  const int result = fastvideo::Main();
+  MPI_Finalize();
+  return result;
+}
