@@ -1,6 +1,8 @@
 // Polling with back-off: spin briefly (a reply is often microseconds away),
 // then yield the core, then sleep with growing pauses, so that 8 ranks on
-// 2 cores still let the rank they wait for run.
+// 2 cores still let the rank they wait for run. When the node has more ranks
+// than cores, spinning only delays the rank we wait for: start yielding at
+// once.
 #ifndef FASTVIDEO_DIST_BACKOFF_H_
 #define FASTVIDEO_DIST_BACKOFF_H_
 
@@ -15,10 +17,19 @@ namespace fastvideo::dist {
 
 class Backoff {
  public:
+  explicit Backoff(bool oversubscribed)
+      : spin_rounds_(oversubscribed ? 0 : kSpinRounds) {}
+
+  // Whether a poll loop should read the clock now: reading it is not free,
+  // so while spinning only every 16th round (and the first) does.
+  bool ShouldCheckClock() const {
+    return rounds_ > spin_rounds_ || rounds_ % 16 == 0;
+  }
+
   void Pause() {
     ++rounds_;
-    if (rounds_ <= kSpinRounds) return;
-    if (rounds_ <= kSpinRounds + kYieldRounds) {
+    if (rounds_ <= spin_rounds_) return;
+    if (rounds_ <= spin_rounds_ + kYieldRounds) {
       sched_yield();
       return;
     }
@@ -28,9 +39,10 @@ class Backoff {
 
  private:
   static constexpr int kSpinRounds = 64;
-  static constexpr int kYieldRounds = 256;
+  static constexpr int kYieldRounds = 4096;
   static constexpr absl::Duration kMaxSleep = absl::Microseconds(500);
 
+  int spin_rounds_;
   int rounds_ = 0;
   absl::Duration sleep_ = absl::Microseconds(5);
 };

@@ -1,6 +1,9 @@
 #include "dist/window_channel.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
 
@@ -82,6 +85,18 @@ absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
   FV_RETURN_IF_MPI_ERROR(allocated);
   FV_RETURN_IF_MPI_ERROR(
       MPI_Win_set_errhandler(channel->window_, MPI_ERRORS_RETURN));
+  // More ranks on this node than cores they may run on?
+  MPI_Comm node;
+  FV_RETURN_IF_MPI_ERROR(
+      MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  int ranks_on_node = 1;
+  MPI_Comm_size(node, &ranks_on_node);
+  MPI_Comm_free(&node);
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int usable_cpus =
+      sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+  channel->oversubscribed_ = ranks_on_node > usable_cpus;
   int* model = nullptr;
   int has_model = 0;
   FV_RETURN_IF_MPI_ERROR(
@@ -98,7 +113,8 @@ absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
           << layout->ring_slots() << " ring slots, chunks of up to "
           << channel->max_chunk_bytes_ << " bytes, "
           << (channel->unified_memory_ ? "unified" : "separate")
-          << " memory model";
+          << " memory model"
+          << (channel->oversubscribed_ ? ", oversubscribed node" : "");
   return channel;
 }
 
@@ -165,13 +181,13 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
     ++stream.next_message;  // nobody to read it
     return absl::OkStatus();
   }
-  if (absl::Status status = ExpireData(); !status.ok()) return status;
+  const absl::Time now = options_.clock();
+  ExpireDataAt(now);
   // A message withdrawn earlier must be marked before anything follows it.
   if (absl::Status status = PublishWithdrawal(dst, deadline); !status.ok()) {
     return status;
   }
 
-  const absl::Time now = options_.clock();
   const uint64_t entry_id = first_entry_id_ + entries_.size();
   bool entry_added = false;
   uint64_t offset = 0;
@@ -190,7 +206,7 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
       return block.status();
     }
     if (!entry_added) {
-      entries_.push_back({key.ToString(), now, 0});
+      entries_.push_back({key, now, 0});
       entry_added = true;
     }
     Descriptor descriptor{};
@@ -228,7 +244,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
                                                     absl::Time deadline) {
   OutStream& stream = out_stream(dst);
   std::vector<uint64_t> acked;
-  Backoff backoff;
+  Backoff backoff(oversubscribed_);
   while (true) {
     if (absl::Status status = ReadAcks(&acked); !status.ok()) return status;
     const bool ring_free =
@@ -240,7 +256,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
         return *block;
       }
     }
-    if (absl::Now() >= deadline) {
+    if (backoff.ShouldCheckClock() && absl::Now() >= deadline) {
       const uint64_t oldest =
           stream.pending.empty() ? stream.next_slot : stream.pending.front().slot;
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -292,8 +308,9 @@ void WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
     sealed.payload_hash = Hash64(chunk.data(), chunk.size());
   }
   sealed.Seal();
-  // The data must be visible before the descriptor that points at it.
-  MPI_Win_sync(window_);
+  // The data must be visible before the descriptor that points at it; a
+  // reader that sees a half-written descriptor fails its seal and retries.
+  std::atomic_thread_fence(std::memory_order_release);
   std::memcpy(local(descriptor_offset(dst, descriptor.slot_plus_one - 1)),
               &sealed, sizeof(sealed));
   MPI_Win_sync(window_);
@@ -397,7 +414,11 @@ absl::Status WindowChannel::Progress() {
 
 absl::Status WindowChannel::ExpireData() {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  const absl::Time now = options_.clock();
+  ExpireDataAt(options_.clock());
+  return absl::OkStatus();
+}
+
+void WindowChannel::ExpireDataAt(absl::Time now) {
   const absl::Time cutoff = now - options_.data_expiration;
   uint64_t expired_entries = 0;
   for (uint64_t i = 0; i < entries_.size() && entries_[i].time < cutoff; ++i) {
@@ -426,13 +447,12 @@ absl::Status WindowChannel::ExpireData() {
             << " message(s) older than "
             << absl::FormatDuration(options_.data_expiration);
   }
-  return absl::OkStatus();
 }
 
 std::vector<std::pair<std::string, absl::Time>> WindowChannel::entries() const {
   std::vector<std::pair<std::string, absl::Time>> live;
   for (const Entry& entry : entries_) {
-    if (entry.live_chunks > 0) live.emplace_back(entry.key, entry.time);
+    if (entry.live_chunks > 0) live.emplace_back(entry.key.ToString(), entry.time);
   }
   return live;
 }
@@ -581,7 +601,7 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
                                               const MessageKey& key,
                                               absl::Time deadline,
                                               Descriptor* descriptor) {
-  Backoff backoff;
+  Backoff backoff(oversubscribed_);
   while (true) {
     FV_RETURN_IF_MPI_ERROR(MPI_Get(descriptor, sizeof(Descriptor), MPI_BYTE,
                                    src, static_cast<MPI_Aint>(offset),
@@ -599,7 +619,7 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
           " was overwritten by slot ", descriptor->slot_plus_one - 1,
           " before it was read"));
     }
-    if (absl::Now() >= deadline) {
+    if (backoff.ShouldCheckClock() && absl::Now() >= deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           Where(), ": timed out waiting for ", MessageKindName(key.kind),
           " ", key.ToString(), " from rank ", src,
@@ -657,7 +677,7 @@ absl::Status WindowChannel::Barrier(absl::Time deadline) {
         &one, 1, MPI_UINT64_T, to, static_cast<MPI_Aint>(layout_.barrier(round)),
         1, MPI_UINT64_T, MPI_SUM, window_));
     FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(to, window_));
-    Backoff backoff;
+    Backoff backoff(oversubscribed_);
     uint64_t arrivals = 0;
     while (true) {
       if (absl::Status status =
@@ -666,7 +686,7 @@ absl::Status WindowChannel::Barrier(absl::Time deadline) {
         return status;
       }
       if (arrivals >= epoch) break;
-      if (absl::Now() >= deadline) {
+      if (backoff.ShouldCheckClock() && absl::Now() >= deadline) {
         return absl::DeadlineExceededError(absl::StrCat(
             Where(), ": barrier #", epoch - 1, " timed out in round ", round,
             " waiting for rank ", from, " to arrive"));

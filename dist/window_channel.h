@@ -154,7 +154,7 @@ class WindowChannel {
     uint64_t next_message = 0;
   };
   struct Entry {
-    std::string key;
+    MessageKey key;
     absl::Time time;
     uint64_t live_chunks = 0;
   };
@@ -176,6 +176,7 @@ class WindowChannel {
                   absl::string_view chunk);
   // Publishes the marker of a message withdrawn part-way, if any.
   absl::Status PublishWithdrawal(int dst, absl::Time deadline);
+  void ExpireDataAt(absl::Time now);
   absl::Status ReadAcks(std::vector<uint64_t>* acked);
   void Release(PendingChunk& chunk, bool by_expiration);
   void PopFinishedEntries();
@@ -203,6 +204,7 @@ class WindowChannel {
   uint64_t max_chunk_bytes_ = 0;
   bool closed_ = false;
   bool unified_memory_ = false;  // MPI_WIN_UNIFIED: local loads see remote updates
+  bool oversubscribed_ = false;  // more ranks on this node than cores
 
   BlockAllocator allocator_;
   std::vector<OutStream> p2p_out_;  // by destination

@@ -9,7 +9,8 @@
 // against MPI_Bcast, MPI_Allgatherv and MPI_Barrier. Each time is the
 // slowest rank's mean over the iterations. Latency ratios are
 // channel / MPI (lower is better); bandwidth ratios channel / MPI (higher
-// is better).
+// is better). Channel and MPI rounds alternate and the median round is kept,
+// since this machine's load drifts.
 #include <mpi.h>
 
 #include <algorithm>
@@ -25,12 +26,17 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "dist/stateless_process_group.h"
 
 ABSL_FLAG(int, iterations, 2000, "iterations of each latency measurement");
+ABSL_FLAG(int, rounds, 5,
+          "rounds per row, channel and MPI alternating; the median is kept");
 ABSL_FLAG(int, bandwidth_iterations, 20, "messages per bandwidth measurement");
 ABSL_FLAG(int64_t, window_mib, 256, "window segment per rank, MiB");
 ABSL_FLAG(std::string, json, "", "also write the results to this JSON file");
+ABSL_FLAG(std::string, measures, "latency,bandwidth,collectives",
+          "which rows to measure (comma-separated)");
 ABSL_FLAG(bool, verify_payloads, false,
           "hash every chunk and check it (GroupOptions::verify_payloads)");
 
@@ -69,63 +75,84 @@ double TimePerIteration(int iterations, const std::function<void()>& body) {
   return slowest;
 }
 
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// Times `channel` and `mpi` in alternating rounds (so both see the same
+// machine load) and returns the median seconds per iteration of each.
+std::pair<double, double> Compare(int iterations, const std::function<void()>& channel,
+                                  const std::function<void()>& mpi) {
+  std::vector<double> channel_times, mpi_times;
+  for (int round = 0; round < absl::GetFlag(FLAGS_rounds); ++round) {
+    channel_times.push_back(TimePerIteration(iterations, channel));
+    mpi_times.push_back(TimePerIteration(iterations, mpi));
+  }
+  return {Median(channel_times), Median(mpi_times)};
+}
+
 Row SmallObjectLatency(StatelessProcessGroup& group, int rank, int iterations) {
   const std::string object(64, 'x');
   std::string buffer(64, '\0');
-  Row row{"p2p latency, 64 B", "us"};
-  row.channel = TimePerIteration(iterations, [&] {
-    if (rank == 0) {
-      Check(group.send_obj(object, 1));
-      Check(group.recv_obj_into(buffer, 1));
-    } else if (rank == 1) {
-      Check(group.recv_obj_into(buffer, 0));
-      Check(group.send_obj(object, 0));
-    }
-  }) / 2 * 1e6;
-  row.mpi = TimePerIteration(iterations, [&] {
-    if (rank == 0) {
-      MPI_Send(object.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
-      MPI_Recv(buffer.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    } else if (rank == 1) {
-      MPI_Recv(buffer.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      MPI_Send(object.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
-    }
-  }) / 2 * 1e6;
-  return row;
+  auto [channel, mpi] = Compare(
+      iterations,
+      [&] {
+        if (rank == 0) {
+          Check(group.send_obj(object, 1));
+          Check(group.recv_obj_into(buffer, 1));
+        } else if (rank == 1) {
+          Check(group.recv_obj_into(buffer, 0));
+          Check(group.send_obj(object, 0));
+        }
+      },
+      [&] {
+        if (rank == 0) {
+          MPI_Send(object.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
+          MPI_Recv(buffer.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        } else if (rank == 1) {
+          MPI_Recv(buffer.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          MPI_Send(object.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+        }
+      });
+  // Ping-pong: one iteration is two one-way trips.
+  return {"p2p latency, 64 B", "us", channel / 2 * 1e6, mpi / 2 * 1e6};
 }
 
+// `messages` objects of `bytes` from rank 0 to rank 1, then one small ack.
 Row Bandwidth(StatelessProcessGroup& group, int rank, size_t bytes, int messages) {
   const std::vector<uint8_t> object(bytes, 7);
   std::vector<uint8_t> buffer(bytes);
-  Row row{absl::StrCat("bandwidth, ", bytes >> 20, " MiB"), "MB/s"};
-  // One timed iteration = `messages` messages and one small ack back.
-  const double channel = TimePerIteration(1, [&] {
-    if (rank == 0) {
-      for (int i = 0; i < messages; ++i) Check(group.send_obj(object, 1));
-      Check(group.recv_obj<int>(1));
-    } else if (rank == 1) {
-      for (int i = 0; i < messages; ++i) Check(group.recv_obj_into(buffer, 0));
-      Check(group.send_obj(0, 0));
-    }
-  });
-  const double mpi = TimePerIteration(1, [&] {
-    int ack = 0;
-    if (rank == 0) {
-      for (int i = 0; i < messages; ++i) {
-        MPI_Send(object.data(), static_cast<int>(bytes), MPI_BYTE, 1, 1, MPI_COMM_WORLD);
-      }
-      MPI_Recv(&ack, 1, MPI_INT, 1, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    } else if (rank == 1) {
-      for (int i = 0; i < messages; ++i) {
-        MPI_Recv(buffer.data(), static_cast<int>(bytes), MPI_BYTE, 0, 1, MPI_COMM_WORLD,
-                 MPI_STATUS_IGNORE);
-      }
-      MPI_Send(&ack, 1, MPI_INT, 0, 2, MPI_COMM_WORLD);
-    }
-  });
-  row.channel = bytes * double(messages) / channel / 1e6;
-  row.mpi = bytes * double(messages) / mpi / 1e6;
-  return row;
+  auto [channel, mpi] = Compare(
+      1,
+      [&] {
+        if (rank == 0) {
+          for (int i = 0; i < messages; ++i) Check(group.send_obj(object, 1));
+          Check(group.recv_obj<int>(1));
+        } else if (rank == 1) {
+          for (int i = 0; i < messages; ++i) Check(group.recv_obj_into(buffer, 0));
+          Check(group.send_obj(0, 0));
+        }
+      },
+      [&] {
+        int ack = 0;
+        if (rank == 0) {
+          for (int i = 0; i < messages; ++i) {
+            MPI_Send(object.data(), static_cast<int>(bytes), MPI_BYTE, 1, 1,
+                     MPI_COMM_WORLD);
+          }
+          MPI_Recv(&ack, 1, MPI_INT, 1, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        } else if (rank == 1) {
+          for (int i = 0; i < messages; ++i) {
+            MPI_Recv(buffer.data(), static_cast<int>(bytes), MPI_BYTE, 0, 1,
+                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          }
+          MPI_Send(&ack, 1, MPI_INT, 0, 2, MPI_COMM_WORLD);
+        }
+      });
+  const double total = double(bytes) * messages;
+  return {absl::StrCat("bandwidth, ", bytes >> 20, " MiB"), "MB/s", total / channel / 1e6,
+          total / mpi / 1e6};
 }
 
 std::vector<Row> Collectives(StatelessProcessGroup& group, int iterations) {
@@ -137,32 +164,32 @@ std::vector<Row> Collectives(StatelessProcessGroup& group, int iterations) {
   for (int r = 0; r < n; ++r) displacements[r] = 64 * r;
   std::vector<Row> rows;
 
-  Row broadcast{"broadcast latency, 64 B", "us"};
-  int root = 0;
-  broadcast.channel = TimePerIteration(iterations, [&] {
-    Check(group.broadcast_obj(object, root));
-    root = (root + 1) % n;
-  }) * 1e6;
-  broadcast.mpi = TimePerIteration(iterations, [&] {
-    MPI_Bcast(buffer.data(), 64, MPI_BYTE, root, MPI_COMM_WORLD);
-    root = (root + 1) % n;
-  }) * 1e6;
-  rows.push_back(broadcast);
+  int root = 0;  // every rank takes its turn as the root
+  auto [broadcast, bcast_mpi] = Compare(
+      iterations,
+      [&] {
+        Check(group.broadcast_obj(object, root));
+        root = (root + 1) % n;
+      },
+      [&] {
+        MPI_Bcast(buffer.data(), 64, MPI_BYTE, root, MPI_COMM_WORLD);
+        root = (root + 1) % n;
+      });
+  rows.push_back({"broadcast latency, 64 B", "us", broadcast * 1e6, bcast_mpi * 1e6});
 
-  Row all_gather{"all_gather latency, 64 B", "us"};
-  all_gather.channel = TimePerIteration(iterations, [&] {
-    Check(group.all_gather_obj(object));
-  }) * 1e6;
-  all_gather.mpi = TimePerIteration(iterations, [&] {
-    MPI_Allgatherv(object.data(), 64, MPI_BYTE, gathered.data(), counts.data(),
-                   displacements.data(), MPI_BYTE, MPI_COMM_WORLD);
-  }) * 1e6;
-  rows.push_back(all_gather);
+  auto [all_gather, all_gather_mpi] = Compare(
+      iterations, [&] { Check(group.all_gather_obj(object)); },
+      [&] {
+        MPI_Allgatherv(object.data(), 64, MPI_BYTE, gathered.data(), counts.data(),
+                       displacements.data(), MPI_BYTE, MPI_COMM_WORLD);
+      });
+  rows.push_back(
+      {"all_gather latency, 64 B", "us", all_gather * 1e6, all_gather_mpi * 1e6});
 
-  Row barrier{"barrier latency", "us"};
-  barrier.channel = TimePerIteration(iterations, [&] { Check(group.barrier()); }) * 1e6;
-  barrier.mpi = TimePerIteration(iterations, [&] { MPI_Barrier(MPI_COMM_WORLD); }) * 1e6;
-  rows.push_back(barrier);
+  auto [barrier, barrier_mpi] = Compare(
+      iterations, [&] { Check(group.barrier()); },
+      [&] { MPI_Barrier(MPI_COMM_WORLD); });
+  rows.push_back({"barrier latency", "us", barrier * 1e6, barrier_mpi * 1e6});
   return rows;
 }
 
@@ -202,14 +229,23 @@ int Main() {
   StatelessProcessGroup group =
       Check(StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
   const int iterations = absl::GetFlag(FLAGS_iterations);
+  const std::vector<std::string> measures =
+      absl::StrSplit(absl::GetFlag(FLAGS_measures), ',');
+  auto wanted = [&](absl::string_view measure) {
+    return std::find(measures.begin(), measures.end(), measure) != measures.end();
+  };
   std::vector<Row> rows;
-  if (size >= 2) {
+  if (size >= 2 && wanted("latency")) {
     rows.push_back(SmallObjectLatency(group, rank, iterations));
+  }
+  if (size >= 2 && wanted("bandwidth")) {
     const int messages = absl::GetFlag(FLAGS_bandwidth_iterations);
     rows.push_back(Bandwidth(group, rank, size_t{1} << 20, messages * 10));
     rows.push_back(Bandwidth(group, rank, size_t{64} << 20, messages));
   }
-  for (const Row& row : Collectives(group, iterations)) rows.push_back(row);
+  if (wanted("collectives")) {
+    for (const Row& row : Collectives(group, iterations)) rows.push_back(row);
+  }
   if (rank == 0) Report(rows, size);
   return 0;
 }
