@@ -13,10 +13,12 @@
 #   --time-limit  kill the job after this many seconds and report each
 #                 rank's state (default: Bazel's TEST_TIMEOUT less 20 s under
 #                 `bazel test`, else none).
+#   --no-tag      do not tag each output line with its rank (the demo's
+#                 table reads better untagged).
 #   --program     the program, when options must follow it (as in
 #                 `bazel run //tools:demo -- --np 2`, whose BUILD rule names it).
 #
-# Every rank's output is tagged "[job,rank]<stdout>:". The exit code is
+# Every rank's output is tagged "[job,rank]<stdout>:" (unless --no-tag). The exit code is
 # non-zero if any rank failed.
 set -euo pipefail
 
@@ -24,6 +26,7 @@ np=${NP:-4}
 transport=${TRANSPORT:-shm}
 time_limit=
 program=()
+tag=(--tag-output)
 if [ -n "${TEST_TIMEOUT:-}" ]; then
   time_limit=$(( TEST_TIMEOUT > 40 ? TEST_TIMEOUT - 20 : 20 ))
 fi
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --transport) transport=$2; shift 2 ;;
     --time-limit) time_limit=$2; shift 2 ;;
     --program) program=("$2"); shift 2 ;;
+    --no-tag) tag=(); shift ;;
     --) shift; break ;;
     -*) echo "mpilaunch.sh: unknown option '$1'" >&2; exit 2 ;;
     *) break ;;
@@ -50,7 +54,7 @@ trap 'rm -rf "$session_dir"' EXIT
 # own XML report.
 unset GTEST_OUTPUT XML_OUTPUT_FILE TEST_PREMATURE_EXIT_FILE
 
-args=(-np "$np" --oversubscribe --tag-output
+args=(-np "$np" --oversubscribe "${tag[@]}"
       --mca orte_tmpdir_base "$session_dir" --mca pml ob1)
 case "$transport" in
   shm) args+=(--mca btl vader,self) ;;

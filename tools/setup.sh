@@ -12,6 +12,10 @@ packages=(
   libgoogle-glog-dev         # glog headers
   libabsl-dev                # Abseil 20220623
   libgtest-dev libgmock-dev  # GoogleTest / GoogleMock 1.12
+  pkg-config cmake           # the install test builds outside Bazel
+  lmod                       # environment modules (module load)
+  slurmctld slurmd slurm-client munge libpmix-dev  # the Slurm test's cluster
+  gnuplot-nox                # the benchmark report's plot
 )
 
 missing=()
@@ -33,6 +37,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "setup: installing ${missing[*]}"
+# Package scripts must not start daemons (munge, slurmd) on this machine:
+# the tests start their own. policy-rc.d answering 101 forbids it.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+  "${sudo[@]}" chmod +x "$policy"
+  trap '"${sudo[@]}" rm -f "$policy"' EXIT
+fi
 "${sudo[@]}" apt-get update -q
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}"
 echo "setup: installed ${#missing[@]} package(s): ${missing[*]}"
