@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs fastvideo_dist under a prefix, as an HPC environment module:
+#
+#   bazel run //tools:install -- --prefix DIR
+#
+#   DIR/lib/libfastvideo_dist.so                  the library
+#   DIR/include/fastvideo_dist/{dist,tensor}/*.h   its public headers
+#   DIR/bin/fastvideo-{demo,benchmark,example,mpilaunch}
+#   DIR/lib/pkgconfig/fastvideo_dist.pc
+#   DIR/lib/cmake/fastvideo_dist/fastvideo_distConfig.cmake
+#   DIR/modulefiles/fastvideo_dist/VERSION        (Tcl: Lmod and Environment Modules)
+#   DIR/share/fastvideo_dist/slurm/               the sbatch scripts
+#
+# Then: module use DIR/modulefiles && module load fastvideo_dist
+set -euo pipefail
+
+version=0.1.0
+prefix=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix=$2; shift 2 ;;
+    --prefix=*) prefix=${1#--prefix=}; shift ;;
+    *) echo "install.sh: unknown argument '$1' (usage: --prefix DIR)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$prefix" ] || { echo "install.sh: --prefix DIR is required" >&2; exit 2; }
+# Under `bazel run`, a relative prefix means relative to where the user is.
+case "$prefix" in
+  /*) ;;
+  *) prefix="${BUILD_WORKING_DIRECTORY:-$PWD}/$prefix" ;;
+esac
+
+# Inputs are runfiles: found relative to this script's runfiles tree.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+runfiles=${RUNFILES_DIR:-}
+if [ -z "$runfiles" ]; then
+  if [ -d "$here/install.runfiles" ]; then runfiles="$here/install.runfiles"
+  elif [ -d "${BASH_SOURCE[0]}.runfiles" ]; then runfiles="${BASH_SOURCE[0]}.runfiles"
+  else runfiles="$here/../.."; fi
+fi
+src="$runfiles/fastvideo_dist"
+[ -f "$src/tools/libfastvideo_dist.so" ] || src="$here/.."
+
+# The libraries a program that uses the headers links against.
+libs="-labsl_statusor -labsl_status -labsl_cord -labsl_strings -labsl_str_format_internal"
+libs="$libs -labsl_time -labsl_time_zone -labsl_synchronization -lglog -ltorch -ltorch_cpu -lc10"
+cmake_libs=$(echo "$libs" | sed 's/-l//g; s/ /;/g')
+
+mkdir -p "$prefix"/{bin,lib/pkgconfig,lib/cmake/fastvideo_dist,include/fastvideo_dist/dist}
+mkdir -p "$prefix"/{include/fastvideo_dist/tensor,modulefiles/fastvideo_dist,share/fastvideo_dist/slurm}
+install -m 755 "$src/tools/libfastvideo_dist.so" "$prefix/lib/"
+install -m 644 "$src"/dist/*.h "$prefix/include/fastvideo_dist/dist/"
+install -m 644 "$src"/tensor/*.h "$prefix/include/fastvideo_dist/tensor/"
+install -m 755 "$src/tools/demo_bin" "$prefix/bin/fastvideo-demo"
+install -m 755 "$src/tools/channel_benchmark" "$prefix/bin/fastvideo-benchmark"
+install -m 755 "$src/tools/example_bin" "$prefix/bin/fastvideo-example"
+install -m 755 "$src/tools/mpilaunch.sh" "$prefix/bin/fastvideo-mpilaunch"
+install -m 644 "$src"/tools/slurm/*.sbatch "$prefix/share/fastvideo_dist/slurm/"
+
+fill() {  # fill TEMPLATE OUTPUT
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" \
+      -e "s|@LIBS@|$libs|g" -e "s|@CMAKE_LIBS@|$cmake_libs|g" "$1" > "$2"
+}
+fill "$src/tools/templates/fastvideo_dist.pc.in" "$prefix/lib/pkgconfig/fastvideo_dist.pc"
+fill "$src/tools/templates/fastvideo_distConfig.cmake.in" \
+     "$prefix/lib/cmake/fastvideo_dist/fastvideo_distConfig.cmake"
+fill "$src/tools/templates/modulefile.tcl.in" "$prefix/modulefiles/fastvideo_dist/$version"
+
+echo "installed fastvideo_dist $version in $prefix"
+echo "  module use $prefix/modulefiles && module load fastvideo_dist"

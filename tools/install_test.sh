@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs into a temporary prefix; then, in a plain non-interactive bash
+# with Lmod, loads the module, builds tests/install/consumer.cc outside Bazel
+# with mpicxx + pkg-config and with CMake's find_package, runs both on 2
+# ranks, checks what they print, and checks that unloading leaves no trace.
+set -euo pipefail
+
+prefix="$TEST_TMPDIR/prefix"
+work="$TEST_TMPDIR/consumer"
+tools/install --prefix "$prefix"
+mkdir -p "$work"
+cp tests/install/consumer.cc tests/install/CMakeLists.txt "$work/"
+
+env -i HOME="$TEST_TMPDIR" PATH=/usr/bin:/bin TMPDIR=/tmp PREFIX="$prefix" WORK="$work" \
+  bash --noprofile --norc -c '
+set -euo pipefail
+source /usr/share/lmod/lmod/init/bash
+snapshot() {
+  for v in PATH LD_LIBRARY_PATH CPATH PKG_CONFIG_PATH CMAKE_PREFIX_PATH \
+           FASTVIDEO_DIST_ROOT MODULEPATH; do
+    echo "$v=${!v-<unset>}"
+  done
+}
+before=$(snapshot)
+
+module use "$PREFIX/modulefiles"
+module load fastvideo_dist
+[ "$FASTVIDEO_DIST_ROOT" = "$PREFIX" ] || { echo "FASTVIDEO_DIST_ROOT=$FASTVIDEO_DIST_ROOT"; exit 1; }
+for tool in fastvideo-demo fastvideo-benchmark fastvideo-example fastvideo-mpilaunch; do
+  command -v "$tool" >/dev/null || { echo "$tool is not in PATH"; exit 1; }
+done
+
+cd "$WORK"
+echo "== mpicxx with pkg-config: $(pkg-config --cflags --libs fastvideo_dist)"
+mpicxx consumer.cc -o consumer_pkgconfig $(pkg-config --cflags --libs fastvideo_dist)
+echo "== CMake find_package"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > cmake.log 2>&1 || { cat cmake.log; exit 1; }
+cmake --build build > build.log 2>&1 || { cat build.log; exit 1; }
+
+for program in ./consumer_pkgconfig build/consumer; do
+  output=$(fastvideo-mpilaunch --np 2 --no-tag "$program")
+  echo "$output"
+  grep -q "consumer rank 0 of 2: sum of ranks 1, 12/2=6" <<<"$output"
+  grep -q "consumer rank 1 of 2: sum of ranks 1, 12/2=6" <<<"$output"
+done
+
+module unload fastvideo_dist
+module unuse "$PREFIX/modulefiles"
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+  echo "module unload left a trace:"
+  diff <(echo "$before") <(echo "$after") || true
+  exit 1
+fi
+echo "== module unload left no trace"
+'
