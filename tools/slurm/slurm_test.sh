@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Starts a throw-away single-node Slurm cluster (munge, slurmctld, slurmd;
+# all state in one temporary folder), installs fastvideo_dist as a module,
+# submits tools/slurm/fastvideo_demo.sbatch with sbatch, waits for the job,
+# and checks its state, exit code and output file, and that the node went
+# back to idle. The daemons are stopped by their PIDs whatever happens.
+set -euo pipefail
+
+for tool in munged mungekey slurmctld slurmd sbatch scontrol sinfo; do
+  command -v "$tool" >/dev/null || {
+    echo "slurm_test: $tool is missing: run tools/setup.sh (munge, slurmctld, slurmd, slurm-client)"
+    exit 1
+  }
+done
+
+root=$(mktemp -d /tmp/fvslurm.XXXXXX)  # short: it holds unix sockets
+pids=()
+cleanup() {
+  SLURM_CONF="$root/slurm.conf" scontrol shutdown >/dev/null 2>&1 || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  sleep 1
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$root"
+}
+trap cleanup EXIT INT TERM
+
+prefix="$root/prefix"
+tools/install --prefix "$prefix" >/dev/null
+
+# munge: key, socket folder readable by all, daemon in the foreground.
+mkdir -p "$root/munge" "$root/state" "$root/spool" "$root/jobs"
+chmod 755 "$root" "$root/munge"
+mungekey --create --keyfile="$root/munge/munge.key" 2>/dev/null
+chmod 600 "$root/munge/munge.key"
+munged --foreground --force --key-file="$root/munge/munge.key" \
+  --socket="$root/munge/munge.socket" --pid-file="$root/munge/munged.pid" \
+  --log-file="$root/munge/munged.log" --seed-file="$root/munge/munged.seed" &
+pids+=($!)
+
+node=$(hostname -s)
+port=$(( 20000 + RANDOM % 20000 ))
+cat > "$root/slurm.conf" <<CONF
+ClusterName=fvtest
+SlurmctldHost=$node(127.0.0.1)
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$root/munge/munge.socket
+CredType=cred/munge
+StateSaveLocation=$root/state
+SlurmdSpoolDir=$root/spool
+SlurmctldPidFile=$root/slurmctld.pid
+SlurmdPidFile=$root/slurmd.pid
+SlurmctldLogFile=$root/slurmctld.log
+SlurmdLogFile=$root/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MpiDefault=pmix
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+CONF
+export SLURM_CONF="$root/slurm.conf"
+
+slurmctld -D -f "$SLURM_CONF" &
+pids+=($!)
+slurmd -D -f "$SLURM_CONF" &
+pids+=($!)
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local seconds=$1 what=$2
+  shift 2
+  for _ in $(seq $((seconds * 5))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "slurm_test: $what did not happen within ${seconds}s"
+  tail -n 20 "$root"/*.log "$root"/munge/*.log 2>/dev/null || true
+  return 1
+}
+node_idle() { [ "$(sinfo -h -N -o %T)" = idle ]; }
+wait_for 30 "slurmctld answering" scontrol ping
+wait_for 30 "the node becoming idle" node_idle
+echo "== cluster up: $(sinfo -h -N -o '%N %T %c CPUs')"
+
+job_output="$root/jobs/demo-%j.out"
+set +e
+submitted=$(FASTVIDEO_MODULEPATH="$prefix/modulefiles" sbatch --wait --parsable \
+  --output="$job_output" tools/slurm/fastvideo_demo.sbatch)
+sbatch_status=$?
+set -e
+job=${submitted%%;*}
+echo "== job $job finished, sbatch --wait exit $sbatch_status"
+output="$root/jobs/demo-$job.out"
+cat "$output" || true
+
+state=$(scontrol show job "$job" | grep -o 'JobState=[A-Z_]*')
+exit_code=$(scontrol show job "$job" | grep -o ' ExitCode=[0-9:]*' | tr -d ' ')
+echo "== $state $exit_code"
+failed=0
+[ "$sbatch_status" -eq 0 ] || { echo "FAIL: sbatch --wait exited $sbatch_status"; failed=1; }
+[ "$state" = JobState=COMPLETED ] || { echo "FAIL: $state"; failed=1; }
+[ "$exit_code" = ExitCode=0:0 ] || { echo "FAIL: $exit_code"; failed=1; }
+[ "$(grep -c 'all checks passed' "$output")" -eq 2 ] ||
+  { echo "FAIL: the output file does not show two passing runs"; failed=1; }
+grep -q '== both runs passed' "$output" || { echo "FAIL: the script did not finish"; failed=1; }
+wait_for 30 "the node going back to idle" node_idle || failed=1
+[ "$failed" -eq 0 ] && echo "== slurm test passed"
+exit "$failed"
