@@ -36,7 +36,11 @@ ABSL_FLAG(int, bandwidth_iterations, 20, "messages per bandwidth measurement");
 ABSL_FLAG(int64_t, window_mib, 256, "window segment per rank, MiB");
 ABSL_FLAG(std::string, json, "", "also write the results to this JSON file");
 ABSL_FLAG(std::string, measures, "latency,bandwidth,collectives",
-          "which rows to measure (comma-separated)");
+          "which rows to measure (comma-separated): latency, sweep (p2p latency "
+          "from 8 B to 2 MiB), bandwidth, collectives");
+ABSL_FLAG(std::string, markdown, "", "also write the table to this Markdown file");
+ABSL_FLAG(std::string, sweep_data, "",
+          "write the sweep as 'bytes channel_us mpi_us' lines (for gnuplot)");
 ABSL_FLAG(bool, verify_payloads, false,
           "hash every chunk and check it (GroupOptions::verify_payloads)");
 
@@ -48,6 +52,7 @@ struct Row {
   std::string unit;  // "us" or "MB/s"
   double channel = 0;
   double mpi = 0;
+  size_t bytes = 0;  // object size of latency rows
   double ratio() const { return mpi == 0 ? 0 : channel / mpi; }
 };
 
@@ -92,9 +97,11 @@ std::pair<double, double> Compare(int iterations, const std::function<void()>& c
   return {Median(channel_times), Median(mpi_times)};
 }
 
-Row SmallObjectLatency(StatelessProcessGroup& group, int rank, int iterations) {
-  const std::string object(64, 'x');
-  std::string buffer(64, '\0');
+// One-way latency of a `bytes` object between ranks 0 and 1 (ping-pong / 2).
+Row P2pLatency(StatelessProcessGroup& group, int rank, int iterations, size_t bytes) {
+  const std::string object(bytes, 'x');
+  std::string buffer(bytes, '\0');
+  const int count = static_cast<int>(bytes);
   auto [channel, mpi] = Compare(
       iterations,
       [&] {
@@ -108,15 +115,16 @@ Row SmallObjectLatency(StatelessProcessGroup& group, int rank, int iterations) {
       },
       [&] {
         if (rank == 0) {
-          MPI_Send(object.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
-          MPI_Recv(buffer.data(), 64, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          MPI_Send(object.data(), count, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
+          MPI_Recv(buffer.data(), count, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         } else if (rank == 1) {
-          MPI_Recv(buffer.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-          MPI_Send(object.data(), 64, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+          MPI_Recv(buffer.data(), count, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          MPI_Send(object.data(), count, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
         }
       });
   // Ping-pong: one iteration is two one-way trips.
-  return {"p2p latency, 64 B", "us", channel / 2 * 1e6, mpi / 2 * 1e6};
+  return {absl::StrCat("p2p latency, ", bytes, " B"), "us", channel / 2 * 1e6,
+          mpi / 2 * 1e6, bytes};
 }
 
 // `messages` objects of `bytes` from rank 0 to rank 1, then one small ack.
@@ -193,17 +201,23 @@ std::vector<Row> Collectives(StatelessProcessGroup& group, int iterations) {
   return rows;
 }
 
-void Report(const std::vector<Row>& rows, int ranks) {
-  std::printf("\nfastvideo_dist channel vs raw MPI, %d ranks\n", ranks);
-  std::printf("| %-26s | %12s | %12s | %7s |\n", "measure", "channel", "raw MPI",
-              "ratio");
-  std::printf("|%s|%s|%s|%s|\n", std::string(28, '-').c_str(),
-              std::string(14, '-').c_str(), std::string(14, '-').c_str(),
-              std::string(9, '-').c_str());
+std::string Table(const std::vector<Row>& rows) {
+  std::string table = absl::StrFormat("| %-26s | %12s | %12s | %7s |\n", "measure",
+                                      "channel", "raw MPI", "ratio");
+  absl::StrAppend(&table, "|", std::string(28, '-'), "|", std::string(14, '-'), "|",
+                  std::string(14, '-'), "|", std::string(9, '-'), "|\n");
   for (const Row& row : rows) {
-    std::printf("| %-26s | %7.1f %-4s | %7.1f %-4s | %6.2fx |\n", row.name.c_str(),
-                row.channel, row.unit.c_str(), row.mpi, row.unit.c_str(), row.ratio());
+    absl::StrAppendFormat(&table, "| %-26s | %7.1f %-4s | %7.1f %-4s | %6.2fx |\n", row.name,
+                          row.channel, row.unit, row.mpi, row.unit, row.ratio());
   }
+  return table;
+}
+
+void Report(const std::vector<Row>& rows, int ranks) {
+  const std::string table = Table(rows);
+  std::printf("\nfastvideo_dist channel vs raw MPI, %d ranks\n%s", ranks, table.c_str());
+  const std::string markdown_path = absl::GetFlag(FLAGS_markdown);
+  if (!markdown_path.empty()) std::ofstream(markdown_path) << table;
   const std::string json_path = absl::GetFlag(FLAGS_json);
   if (json_path.empty()) return;
   std::ofstream json(json_path);
@@ -236,7 +250,16 @@ int Main() {
   };
   std::vector<Row> rows;
   if (size >= 2 && wanted("latency")) {
-    rows.push_back(SmallObjectLatency(group, rank, iterations));
+    rows.push_back(P2pLatency(group, rank, iterations, 64));
+  }
+  std::vector<Row> sweep;
+  if (size >= 2 && wanted("sweep")) {
+    for (size_t bytes = 8; bytes <= (size_t{2} << 20); bytes *= 8) {
+      // Fewer iterations for large objects: the same time per point.
+      const int scaled = std::max(20, static_cast<int>(iterations * 64 / std::max<size_t>(bytes, 64)));
+      sweep.push_back(P2pLatency(group, rank, std::min(iterations, scaled), bytes));
+    }
+    rows.insert(rows.end(), sweep.begin(), sweep.end());
   }
   if (size >= 2 && wanted("bandwidth")) {
     const int messages = absl::GetFlag(FLAGS_bandwidth_iterations);
@@ -246,7 +269,17 @@ int Main() {
   if (wanted("collectives")) {
     for (const Row& row : Collectives(group, iterations)) rows.push_back(row);
   }
-  if (rank == 0) Report(rows, size);
+  if (rank == 0) {
+    Report(rows, size);
+    const std::string sweep_path = absl::GetFlag(FLAGS_sweep_data);
+    if (!sweep_path.empty()) {
+      std::ofstream data(sweep_path);
+      data << "# bytes channel_us mpi_us (" << size << " ranks)\n";
+      for (const Row& row : sweep) {
+        data << row.bytes << " " << row.channel << " " << row.mpi << "\n";
+      }
+    }
+  }
   return 0;
 }
 

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs the channel benchmark at several rank counts on shm and tcp, and
+# writes into a folder: one Markdown report with a table per run, the JSON
+# of every run, and latency.png (gnuplot): one-way latency against object
+# size at 2 ranks, this module against raw MPI, one line each per transport.
+#
+#   bazel run -c opt //tools:benchmark_report -- --out DIR [--ranks "2 4 8"]
+#       [--transports "shm tcp"] [--iterations N] [--rounds N]
+set -euo pipefail
+
+out= ranks="2 4 8" transports="shm tcp" iterations=1000 rounds=5
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    --ranks) ranks=$2; shift 2 ;;
+    --transports) transports=$2; shift 2 ;;
+    --iterations) iterations=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "benchmark_report.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[ -n "$out" ] || { echo "benchmark_report.sh: --out DIR is required" >&2; exit 2; }
+case "$out" in /*) ;; *) out="${BUILD_WORKING_DIRECTORY:-$PWD}/$out" ;; esac
+command -v gnuplot >/dev/null || { echo "gnuplot is missing: run tools/setup.sh" >&2; exit 1; }
+mkdir -p "$out"
+
+# Inputs are runfiles (bazel run starts in the runfiles tree).
+runfiles=${RUNFILES_DIR:-${BASH_SOURCE[0]}.runfiles}/fastvideo_dist
+[ -f "$runfiles/tools/mpilaunch.sh" ] || runfiles=$PWD
+benchmark="$runfiles/tools/channel_benchmark"
+launch="$runfiles/tools/mpilaunch.sh"
+
+report="$out/benchmark.md"
+{
+  echo "# fastvideo_dist channel against raw MPI"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(hostname -s); each row: the"
+  echo "median of $rounds alternating rounds of the channel and of raw MPI."
+  echo "Latency ratios are channel / MPI (lower is better), bandwidth ratios"
+  echo "channel / MPI (higher is better)."
+} > "$report"
+
+for transport in $transports; do
+  for np in $ranks; do
+    name="$transport-np$np"
+    echo "== $name" >&2
+    "$launch" --np "$np" --transport "$transport" --no-tag "$benchmark" \
+      --measures=latency,sweep,bandwidth,collectives --iterations="$iterations" \
+      --rounds="$rounds" --json="$out/$name.json" --markdown="$out/$name.md" \
+      --sweep_data="$out/$name.sweep" >&2
+    { echo; echo "## $np ranks, $transport"; echo; cat "$out/$name.md"; } >> "$report"
+    rm "$out/$name.md"
+  done
+done
+
+plot_lines=()
+for transport in $transports; do
+  data="$out/$transport-np2.sweep"
+  [ -f "$data" ] || continue
+  plot_lines+=("'$data' using 1:2 with linespoints title 'fastvideo\\_dist, $transport'")
+  plot_lines+=("'$data' using 1:3 with linespoints dashtype 2 title 'raw MPI, $transport'")
+done
+if [ ${#plot_lines[@]} -gt 0 ]; then
+  gnuplot <<GNUPLOT
+set terminal pngcairo size 900,560 font 'DejaVu Sans,11'
+set output '$out/latency.png'
+set title 'One-way latency, 2 ranks: send\\_obj/recv\\_obj against MPI\\_Send/MPI\\_Recv'
+set xlabel 'object size (bytes)'
+set ylabel 'latency (microseconds)'
+set logscale xy
+set grid
+set key top left
+plot $(IFS=,; echo "${plot_lines[*]}")
+GNUPLOT
+  { echo; echo "![latency against object size](latency.png)"; } >> "$report"
+fi
+echo "wrote $report and $out/latency.png" >&2
