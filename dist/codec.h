@@ -54,7 +54,7 @@ class Writer {
   explicit Writer(std::string* out) : out_(out) {}
 
   void PutBytes(const void* data, size_t size) {
-    out_->append(static_cast<const char*>(data), size);
+    if (size > 0) out_->append(static_cast<const char*>(data), size);
   }
   void PutU64(uint64_t value) { PutBytes(&value, sizeof(value)); }
 

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "dist/hash.h"
 
 namespace fastvideo::dist {
@@ -73,6 +74,41 @@ absl::StatusOr<SegmentLayout> SegmentLayout::Create(int world_size,
         min_data_bytes, " bytes of data"));
   }
   return layout;
+}
+
+absl::Status CheckChunk(const Descriptor& d, const SegmentLayout& layout,
+                        uint64_t expected_message, uint64_t expected_offset,
+                        uint64_t message_bytes) {
+  auto bad = [&](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat(
+        "inconsistent descriptor: ", what, " (message #", d.message_seq, ", chunk ",
+        d.chunk_offset, "+", d.chunk_bytes, " of ", d.message_bytes,
+        " bytes at offset ", d.data_offset, ")"));
+  };
+  if (d.message_seq != expected_message) {
+    return bad(absl::StrCat("expected message #", expected_message));
+  }
+  if (d.chunk_offset != expected_offset) {
+    return bad(absl::StrCat("expected the chunk at ", expected_offset));
+  }
+  if (expected_offset > 0 && d.message_bytes != message_bytes) {
+    return bad(absl::StrCat("earlier chunks said ", message_bytes, " bytes"));
+  }
+  if (d.chunk_offset > d.message_bytes ||
+      d.chunk_bytes > d.message_bytes - d.chunk_offset) {
+    return bad("the chunk ends past the message");
+  }
+  if ((d.chunk_bytes == 0) != (d.message_bytes == 0)) {
+    return bad("an empty chunk in a non-empty message");
+  }
+  if (d.data_offset == Descriptor::kInline) {
+    if (d.chunk_bytes > Descriptor::kInlineBytes) return bad("too long to be inline");
+  } else if (d.data_offset < layout.data_begin() ||
+             d.data_offset > layout.segment_bytes() ||
+             d.chunk_bytes > layout.segment_bytes() - d.data_offset) {
+    return bad("the chunk lies outside the data area");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fastvideo::dist

@@ -115,6 +115,16 @@ class SegmentLayout {
   uint64_t data_begin_ = 0;
 };
 
+// Checks a published chunk's descriptor, read from a peer, before a reader
+// trusts it: it must be chunk `expected_offset` of message
+// `expected_message` (whose size is `message_bytes` once a first chunk was
+// read, i.e. when expected_offset > 0), and its bytes must lie inside the
+// descriptor (inline) or inside the segment's data area. DataLoss says what
+// does not fit.
+absl::Status CheckChunk(const Descriptor& descriptor, const SegmentLayout& layout,
+                        uint64_t expected_message, uint64_t expected_offset,
+                        uint64_t message_bytes);
+
 }  // namespace fastvideo::dist
 
 #endif  // FASTVIDEO_DIST_SEGMENT_LAYOUT_H_

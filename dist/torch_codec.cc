@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -61,6 +62,56 @@ absl::Status CheckPlainData(const c10::IValue& value, int depth) {
       "c10::IValue payload holds a ", value.tagKind(),
       ": only plain data is accepted (None, bool, int, double, complex, "
       "string, device, tensors, and lists, tuples and dicts of those)"));
+}
+
+uint32_t Le32(const char* p) {
+  uint32_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return value;
+}
+
+uint16_t Le16(const char* p) {
+  uint16_t value;
+  std::memcpy(&value, p, sizeof(value));
+  return value;
+}
+
+// libtorch's pickler writes a zip archive and its reader allocates what the
+// archive's central directory says each record holds. Before handing peer
+// bytes to it, check that every record fits in the archive.
+absl::Status CheckArchive(const std::vector<char>& archive) {
+  constexpr uint32_t kEndOfDirectory = 0x06054b50, kDirectoryEntry = 0x02014b50;
+  const size_t size = archive.size();
+  const char* data = archive.data();
+  if (size < 22) return absl::DataLossError("corrupt c10::IValue payload: no zip archive");
+  // The end-of-directory record is the last 22 bytes plus a comment.
+  size_t end = size - 22;
+  while (Le32(data + end) != kEndOfDirectory) {
+    if (end == 0 || size - end > 22 + 0xFFFF) {
+      return absl::DataLossError("corrupt c10::IValue payload: no zip directory");
+    }
+    --end;
+  }
+  const uint16_t entries = Le16(data + end + 10);
+  const uint32_t directory_size = Le32(data + end + 12);
+  size_t at = Le32(data + end + 16);
+  if (at > end || directory_size > end - at) {
+    return absl::DataLossError("corrupt c10::IValue payload: zip directory out of bounds");
+  }
+  for (uint16_t i = 0; i < entries; ++i) {
+    if (at + 46 > end || Le32(data + at) != kDirectoryEntry) {
+      return absl::DataLossError("corrupt c10::IValue payload: bad zip directory entry");
+    }
+    const uint32_t compressed = Le32(data + at + 20), uncompressed = Le32(data + at + 24);
+    const uint32_t local_header = Le32(data + at + 42);
+    if (compressed != uncompressed || uncompressed > size || local_header > size) {
+      return absl::DataLossError(absl::StrCat(
+          "corrupt c10::IValue payload: a zip record of ", uncompressed,
+          " bytes in a ", size, "-byte archive"));
+    }
+    at += 46 + size_t{Le16(data + at + 28)} + Le16(data + at + 30) + Le16(data + at + 32);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -132,6 +183,7 @@ absl::Status Codec<c10::IValue>::Decode(Reader& in, c10::IValue& value) {
   if (absl::Status status = in.GetBytes(pickled.data(), size); !status.ok()) {
     return status;
   }
+  if (absl::Status status = CheckArchive(pickled); !status.ok()) return status;
   try {
     value = torch::jit::pickle_load(pickled);
   } catch (const std::exception& error) {

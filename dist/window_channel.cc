@@ -197,16 +197,18 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
     absl::StatusOr<uint64_t> block =
         WaitForRoom(dst, chunk_bytes, key, deadline);
     if (!block.ok()) {
-      if (offset > 0) {
+      if (entry_added) {
         // Part of the message is out: readers must drop it, not wait for
         // the rest. The marker goes out as soon as a ring slot frees up.
         stream.withdrawn_message = key.seq;
         ++stream.next_message;
+        entries_[entry_id - first_entry_id_].open = false;
+        PopFinishedEntries();
       }
       return block.status();
     }
     if (!entry_added) {
-      entries_.push_back({key, now, 0});
+      entries_.push_back({key, now, /*live_chunks=*/0, /*open=*/true});
       entry_added = true;
     }
     Descriptor descriptor{};
@@ -222,18 +224,18 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
     WriteChunk(dst, descriptor, bytes.substr(offset, chunk_bytes));
     stream.pending.push_back(
         {stream.next_slot, *block, chunk_bytes, entry_id, true});
-    ++entries_.back().live_chunks;
+    ++entries_[entry_id - first_entry_id_].live_chunks;
     ++stream.next_slot;
     offset += chunk_bytes;
+    stats_.peak_bytes_in_use =
+        std::max(stats_.peak_bytes_in_use, allocator_.bytes_in_use());
   } while (offset < bytes.size());
 
   ++stream.next_message;
   ++stats_.objects_sent;
   stats_.bytes_sent += bytes.size();
-  stats_.bytes_in_use = allocator_.bytes_in_use();
-  stats_.peak_bytes_in_use =
-      std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
-  stats_.entries_in_use = entries_.size();
+  entries_[entry_id - first_entry_id_].open = false;
+  PopFinishedEntries();
   VLOG(2) << Where() << ": published " << key.ToString() << " ("
           << bytes.size() << " bytes)";
   return absl::OkStatus();
@@ -299,7 +301,9 @@ std::string WindowChannel::Laggards(int dst, uint64_t slot,
 void WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
                                absl::string_view chunk) {
   Descriptor sealed = descriptor;
-  if (sealed.data_offset == Descriptor::kInline) {
+  if (chunk.empty()) {
+    // Nothing to copy (and memcpy must not see the null data() of {}).
+  } else if (sealed.data_offset == Descriptor::kInline) {
     std::memcpy(sealed.inline_data, chunk.data(), chunk.size());
   } else {
     std::memcpy(local(sealed.data_offset), chunk.data(), chunk.size());
@@ -389,7 +393,8 @@ void WindowChannel::Release(PendingChunk& chunk, bool by_expiration) {
 }
 
 void WindowChannel::PopFinishedEntries() {
-  while (!entries_.empty() && entries_.front().live_chunks == 0) {
+  while (!entries_.empty() && entries_.front().live_chunks == 0 &&
+         !entries_.front().open) {
     entries_.pop_front();
     ++first_entry_id_;
   }
@@ -506,22 +511,12 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
       next_offset = 0;
       continue;
     }
-    if (descriptor.message_seq != stream.next_message ||
-        descriptor.chunk_offset != next_offset ||
-        descriptor.chunk_bytes > descriptor.message_bytes - next_offset ||
-        (descriptor.chunk_bytes == 0) != (descriptor.message_bytes == 0) ||
-        (descriptor.data_offset == Descriptor::kInline
-             ? descriptor.chunk_bytes > Descriptor::kInlineBytes
-             : (descriptor.data_offset < layout_.data_begin() ||
-                descriptor.data_offset > layout_.segment_bytes() ||
-                descriptor.chunk_bytes >
-                    layout_.segment_bytes() - descriptor.data_offset))) {
-      return absl::DataLossError(absl::StrCat(
-          Where(), ": ", key.ToString(), " from rank ", src,
-          ": inconsistent descriptor (message #", descriptor.message_seq,
-          ", chunk ", descriptor.chunk_offset, "+", descriptor.chunk_bytes,
-          " of ", descriptor.message_bytes, " bytes at offset ",
-          descriptor.data_offset, ")"));
+    if (absl::Status status = CheckChunk(descriptor, layout_, stream.next_message,
+                                         next_offset, message.size());
+        !status.ok()) {
+      return absl::DataLossError(absl::StrCat(Where(), ": ", key.ToString(),
+                                              " from rank ", src, ": ",
+                                              status.message()));
     }
     if (static_cast<MessageKind>(descriptor.kind) != kind) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -157,6 +157,7 @@ class WindowChannel {
     MessageKey key;
     absl::Time time;
     uint64_t live_chunks = 0;
+    bool open = false;  // still being published: kept even if all was read
   };
 
   WindowChannel(MPI_Comm comm, ChannelOptions options, SegmentLayout layout);

@@ -105,6 +105,40 @@ TEST(DescriptorTest, SealDetectsAnyChangedByte) {
   EXPECT_FALSE(Descriptor{}.IsSealed());  // never written
 }
 
+TEST(CheckChunkTest, AcceptsConsistentChunksAndNamesWhatIsWrong) {
+  auto layout = SegmentLayout::Create(2, 16, 1 << 20, 4096);
+  ASSERT_TRUE(layout.ok());
+  Descriptor d{};
+  d.message_seq = 4;
+  d.message_bytes = 1000;
+  d.chunk_offset = 400;
+  d.chunk_bytes = 600;
+  d.data_offset = layout->data_begin();
+  EXPECT_TRUE(CheckChunk(d, *layout, 4, 400, 1000).ok());
+  EXPECT_THAT(std::string(CheckChunk(d, *layout, 5, 400, 1000).message()),
+              HasSubstr("expected message #5"));
+  EXPECT_THAT(std::string(CheckChunk(d, *layout, 4, 0, 0).message()),
+              HasSubstr("expected the chunk at 0"));
+  // A later chunk that claims another message size would overflow the
+  // buffer sized by the first chunk.
+  EXPECT_THAT(std::string(CheckChunk(d, *layout, 4, 400, 500).message()),
+              HasSubstr("earlier chunks said 500 bytes"));
+  Descriptor past = d;
+  past.message_bytes = 300;  // chunk offset beyond the message: no underflow
+  EXPECT_TRUE(absl::IsDataLoss(CheckChunk(past, *layout, 4, 400, 300)));
+  Descriptor outside = d;
+  outside.data_offset = layout->segment_bytes() - 100;
+  EXPECT_THAT(std::string(CheckChunk(outside, *layout, 4, 400, 1000).message()),
+              HasSubstr("outside the data area"));
+  Descriptor in_control = d;
+  in_control.data_offset = 0;
+  EXPECT_TRUE(absl::IsDataLoss(CheckChunk(in_control, *layout, 4, 400, 1000)));
+  Descriptor long_inline = d;
+  long_inline.data_offset = Descriptor::kInline;
+  EXPECT_THAT(std::string(CheckChunk(long_inline, *layout, 4, 400, 1000).message()),
+              HasSubstr("too long to be inline"));
+}
+
 TEST(HashTest, StableAndSensitive) {
   const std::string data(1000, 'a');
   EXPECT_EQ(Hash64(data.data(), data.size()), Hash64(data.data(), data.size()));

@@ -176,6 +176,27 @@ TEST(ProcessGroupTest, OverlappingGroupsUsedInterleavedNeverMix) {
   ASSERT_OK(world.barrier());
 }
 
+// Same members, two groups: what is sent in one is never readable in the
+// other, whatever is tried.
+TEST(ProcessGroupTest, AMessageInOneGroupIsNeverReadableInAnother) {
+  StatelessProcessGroup first = MakeWorld(SmallWindow("first"));
+  StatelessProcessGroup second = MakeWorld(SmallWindow("second"));
+  const int n = first.world_size(), me = first.rank();
+  ASSERT_OK(first.send_obj(std::string("secret"), (me + 1) % n));
+  ASSERT_OK(first.broadcast_obj(std::string("announcement"), 0).status());
+  ASSERT_OK(first.barrier());  // everything is published by now
+  const int src = (me + n - 1) % n;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(
+      second.recv_obj<std::string>(src, absl::InfinitePast()).status()));
+  if (me != 0) {
+    EXPECT_TRUE(absl::IsDeadlineExceeded(
+        second.broadcast_obj(std::string(), 0, absl::InfinitePast()).status()));
+  }
+  ASSERT_OK_AND_ASSIGN(std::string secret, first.recv_obj<std::string>(src));
+  EXPECT_EQ(secret, "secret");
+  ASSERT_OK(second.barrier());
+}
+
 // Ranks {0, 1} form a group, then {0, 1, 2, 3}; the others never call.
 TEST(ProcessGroupTest, SubsetGroupsNeedOnlyTheirMembers) {
   const int me = WorldRank();

@@ -49,7 +49,10 @@ def mpi_test(
                     transport,
                     "$(rootpath :%s)" % binary,
                 ],
-                data = [":" + binary],
+                data = [
+                    ":" + binary,
+                    "//tools:lsan_suppressions.txt",
+                ],
                 tags = tags + ["mpi"],
                 **kwargs
             )

@@ -50,6 +50,18 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # path), so it cannot live under Bazel's long TEST_TMPDIR.
 session_dir=$(mktemp -d /tmp/ompi.XXXXXX)
 trap 'rm -rf "$session_dir"' EXIT
+# Under --config=asan: Open MPI's libraries have no frame pointers, so a
+# leak's stack names its library only if every malloc is fully unwound, which
+# makes multi-rank runs many times slower. Leak checking of MPI jobs is
+# therefore opt-in (FASTVIDEO_LSAN=1, as //tests:mpi_leak_check does), with
+# tools/lsan_suppressions.txt ignoring what Open MPI itself leaks.
+if [ "${FASTVIDEO_LSAN:-0}" = 1 ]; then
+  suppressions="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan_suppressions.txt"
+  export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:fast_unwind_on_malloc=0"
+  export LSAN_OPTIONS="suppressions=$suppressions${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+elif [ -n "${ASAN_OPTIONS:-}" ]; then
+  export ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0"
+fi
 # Every rank would write (and remove) the same gtest files; Bazel makes its
 # own XML report.
 unset GTEST_OUTPUT XML_OUTPUT_FILE TEST_PREMATURE_EXIT_FILE

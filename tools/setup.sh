@@ -16,6 +16,7 @@ packages=(
   lmod                       # environment modules (module load)
   slurmctld slurmd slurm-client munge libpmix-dev  # the Slurm test's cluster
   gnuplot-nox                # the benchmark report's plot
+  clang libclang-rt-14-dev   # libFuzzer for tests/fuzz/run_fuzzers.sh
 )
 
 missing=()

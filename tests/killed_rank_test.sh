@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# A rank killed mid-exchange (SIGKILL): the job must end within a bounded
+# time, with a non-zero exit and a message naming the rank, and leave no
+# process behind.   usage: killed_rank_test.sh TRANSPORT
+set -uo pipefail
+transport=$1
+binary=tests/killed_rank_bin
+
+start=$(date +%s)
+output=$(tools/mpilaunch.sh --np 4 --transport "$transport" --time-limit 100 "$binary" 2>&1)
+status=$?
+elapsed=$(( $(date +%s) - start ))
+echo "$output"
+echo "== exit $status after ${elapsed}s"
+
+failed=0
+[ "$status" -ne 0 ] || { echo "FAIL: the job exited 0"; failed=1; }
+grep -qE "rank 1 with PID [0-9]+ .*signal 9" <<<"$output" ||
+  { echo "FAIL: no message names rank 1 and its signal"; failed=1; }
+[ "$elapsed" -lt 60 ] || { echo "FAIL: took ${elapsed}s to end"; failed=1; }
+sleep 1
+if pgrep -f "$binary" >/dev/null; then
+  echo "FAIL: processes left behind:"; pgrep -af "$binary"; failed=1
+fi
+exit "$failed"
