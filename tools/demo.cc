@@ -43,6 +43,12 @@ namespace {
 
 constexpr const char* kSteps[] = {"config", "plan", "shards", "subgroup", "barrier"};
 
+std::string HostName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
 // What one rank reports: rank, host, pid, one pass/fail per step, the
 // milliseconds each step took, and a line of what it got.
 using RankReport = std::tuple<int, std::string, int, std::vector<bool>,
@@ -63,10 +69,8 @@ class Demo {
   // Gathers every rank's report on every rank; rank 0 prints the table.
   // Returns the number of failed checks across all ranks.
   int Report() {
-    char host[256] = {0};
-    gethostname(host, sizeof(host) - 1);
-    RankReport mine{world_.rank(), host, static_cast<int>(getpid()), passed_, millis_,
-                    got_};
+    RankReport mine{world_.rank(), HostName(), static_cast<int>(getpid()), passed_,
+                    millis_, got_};
     absl::StatusOr<std::vector<RankReport>> all = world_.all_gather_obj(mine, Deadline());
     if (!all.ok()) {
       std::fprintf(stderr, "rank %d: gathering the report failed: %s\n", world_.rank(),
@@ -118,11 +122,9 @@ class Demo {
 
   absl::StatusOr<bool> Plan() {
     const int64_t hidden = absl::GetFlag(FLAGS_hidden_per_rank);
-    char host[256] = {0};
-    gethostname(host, sizeof(host) - 1);
     // Shard plan: [first column, columns] of this rank's tensor-parallel shard.
     const std::tuple<std::string, int, std::vector<int64_t>> mine{
-        host, static_cast<int>(getpid()), {world_.rank() * hidden, hidden}};
+        HostName(), static_cast<int>(getpid()), {world_.rank() * hidden, hidden}};
     auto plans = world_.all_gather_obj(mine, Deadline());
     if (!plans.ok()) return plans.status();
     int64_t next = 0;

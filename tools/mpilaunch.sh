@@ -56,7 +56,13 @@ trap 'rm -rf "$session_dir"' EXIT
 # therefore opt-in (FASTVIDEO_LSAN=1, as //tests:mpi_leak_check does), with
 # tools/lsan_suppressions.txt ignoring what Open MPI itself leaks.
 if [ "${FASTVIDEO_LSAN:-0}" = 1 ]; then
-  suppressions="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lsan_suppressions.txt"
+  # Next to this script, or in the runfiles of the test it is the main of.
+  for suppressions in "$(dirname "${BASH_SOURCE[0]}")/lsan_suppressions.txt" \
+      "${RUNFILES_DIR:-.}/fastvideo_dist/tools/lsan_suppressions.txt" \
+      "$PWD/tools/lsan_suppressions.txt"; do
+    [ -f "$suppressions" ] && break
+  done
+  suppressions="$(cd "$(dirname "$suppressions")" && pwd)/lsan_suppressions.txt"
   export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:fast_unwind_on_malloc=0"
   export LSAN_OPTIONS="suppressions=$suppressions${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 elif [ -n "${ASAN_OPTIONS:-}" ]; then
