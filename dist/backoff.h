@@ -40,7 +40,7 @@ class Backoff {
  private:
   static constexpr int kSpinRounds = 64;
   static constexpr int kYieldRounds = 4096;
-  static constexpr absl::Duration kMaxSleep = absl::Microseconds(500);
+  static constexpr absl::Duration kMaxSleep = absl::Microseconds(200);
 
   int spin_rounds_;
   int rounds_ = 0;

@@ -539,9 +539,16 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
                   MPI_BYTE, src, static_cast<MPI_Aint>(descriptor.data_offset),
                   static_cast<int>(descriptor.chunk_bytes), MPI_BYTE, window_));
       FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
-      // The publisher marks a descriptor expired before it frees (and may
-      // reuse) the chunk: if it is still published now, what we read was
-      // the chunk's own bytes.
+    }
+    // The publisher marks a descriptor expired before it frees (and may
+    // reuse) the chunk: if it is still published after the read, what we
+    // read was the chunk's own bytes. Only a chunk old enough to expire
+    // soon needs that second look (one more round trip over TCP).
+    const absl::Duration age =
+        options_.clock() - absl::FromUnixNanos(static_cast<int64_t>(descriptor.publish_time_ns));
+    if (state != DescriptorState::kExpired &&
+        descriptor.data_offset != Descriptor::kInline &&
+        age > options_.data_expiration / 2) {
       Descriptor after;
       FV_RETURN_IF_MPI_ERROR(MPI_Get(&after, sizeof(after), MPI_BYTE, src,
                                      static_cast<MPI_Aint>(offset_of(stream.next_slot)),
