@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace fastvideo::dist {
@@ -79,7 +80,7 @@ uint16_t Le16(const char* p) {
 // libtorch's pickler writes a zip archive and its reader allocates what the
 // archive's central directory says each record holds. Before handing peer
 // bytes to it, check that every record fits in the archive.
-absl::Status CheckArchive(const std::vector<char>& archive) {
+absl::Status CheckArchive(const std::vector<char>& archive, absl::string_view* pickle) {
   constexpr uint32_t kEndOfDirectory = 0x06054b50, kDirectoryEntry = 0x02014b50;
   const size_t size = archive.size();
   const char* data = archive.data();
@@ -104,14 +105,104 @@ absl::Status CheckArchive(const std::vector<char>& archive) {
     }
     const uint32_t compressed = Le32(data + at + 20), uncompressed = Le32(data + at + 24);
     const uint32_t local_header = Le32(data + at + 42);
-    if (compressed != uncompressed || uncompressed > size || local_header > size) {
+    const uint16_t name_size = Le16(data + at + 28);
+    if (compressed != uncompressed || uncompressed > size || local_header > size ||
+        at + 46 + name_size > end) {
       return absl::DataLossError(absl::StrCat(
           "corrupt c10::IValue payload: a zip record of ", uncompressed,
           " bytes in a ", size, "-byte archive"));
     }
-    at += 46 + size_t{Le16(data + at + 28)} + Le16(data + at + 30) + Le16(data + at + 32);
+    const absl::string_view name(data + at + 46, name_size);
+    if (absl::EndsWith(name, "/data.pkl")) {
+      // Stored, not compressed: the bytes follow the local header.
+      if (local_header + size_t{30} > size) {
+        return absl::DataLossError("corrupt c10::IValue payload: bad zip record header");
+      }
+      const size_t begin = local_header + size_t{30} + Le16(data + local_header + 26) +
+                           Le16(data + local_header + 28);
+      if (begin > size || uncompressed > size - begin) {
+        return absl::DataLossError("corrupt c10::IValue payload: zip record out of bounds");
+      }
+      *pickle = absl::string_view(data + begin, uncompressed);
+    }
+    at += 46 + size_t{name_size} + Le16(data + at + 30) + Le16(data + at + 32);
+  }
+  if (pickle->data() == nullptr) {
+    return absl::DataLossError("corrupt c10::IValue payload: no data.pkl record");
   }
   return absl::OkStatus();
+}
+
+// libtorch's unpickler trusts the lengths and memo indices in the pickle:
+// it reserves what a string's length says, and resizes its memo to the
+// largest index it sees. Walk the opcodes first and refuse any length past
+// the end, any memo index beyond what could have been stored, and any
+// opcode the pickler does not write.
+absl::Status CheckPickle(absl::string_view pickle) {
+  auto bad = [](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("corrupt c10::IValue payload: pickle ", what));
+  };
+  uint64_t opcodes = 0;
+  size_t at = 0;
+  auto fixed = [&](size_t bytes, uint64_t* value) {
+    if (bytes > pickle.size() - at) return false;
+    *value = 0;
+    std::memcpy(value, pickle.data() + at, bytes);
+    at += bytes;
+    return true;
+  };
+  auto line = [&]() {
+    const size_t end = pickle.find('\n', at);
+    if (end == absl::string_view::npos) return false;
+    at = end + 1;
+    return true;
+  };
+  while (at < pickle.size()) {
+    const auto opcode = static_cast<unsigned char>(pickle[at++]);
+    ++opcodes;
+    uint64_t value = 0;
+    switch (opcode) {
+      case '.':  // STOP
+        return at == pickle.size() ? absl::OkStatus() : bad("continues after STOP");
+      case '(': case '0': case '1': case '2': case 'N': case 'R': case 'a': case 'b':
+      case 'd': case '}': case 'e': case 'l': case ']': case 'o': case 's': case 't':
+      case ')': case 'u': case 'Q': case 0x85: case 0x86: case 0x87: case 0x88: case 0x89:
+      case 0x8f: case 0x90: case 0x91: case 0x92: case 0x93: case 0x94:
+        break;
+      case 'F': case 'I': case 'L': case 'S': case 'V': case 'P': case 'g': case 'p':
+        if (!line()) return bad("line without an end");
+        break;
+      case 'c': case 'i':  // GLOBAL, INST: module and name lines
+        if (!line() || !line()) return bad("global without an end");
+        break;
+      case 'J': if (!fixed(4, &value)) return bad("truncated"); break;
+      case 'K': if (!fixed(1, &value)) return bad("truncated"); break;
+      case 'M': if (!fixed(2, &value)) return bad("truncated"); break;
+      case 'G': case 0x95: if (!fixed(8, &value)) return bad("truncated"); break;
+      case 0x80: if (!fixed(1, &value)) return bad("truncated"); break;
+      case 'h': case 'q':  // BINGET, BINPUT
+        if (!fixed(1, &value) || value > opcodes) return bad("memo index out of range");
+        break;
+      case 'j': case 'r':  // LONG_BINGET, LONG_BINPUT
+        if (!fixed(4, &value) || value > opcodes) return bad("memo index out of range");
+        break;
+      case 'U': case 'C': case 0x8c: case 0x8a:  // 1-byte length
+        if (!fixed(1, &value) || value > pickle.size() - at) return bad("length past the end");
+        at += value;
+        break;
+      case 'T': case 'X': case 'B': case 0x8b:  // 4-byte length
+        if (!fixed(4, &value) || value > pickle.size() - at) return bad("length past the end");
+        at += value;
+        break;
+      case 0x8d: case 0x8e:  // 8-byte length
+        if (!fixed(8, &value) || value > pickle.size() - at) return bad("length past the end");
+        at += value;
+        break;
+      default:
+        return bad(absl::StrCat("opcode ", int{opcode}, " is not one libtorch writes"));
+    }
+  }
+  return bad("without STOP");
 }
 
 }  // namespace
@@ -183,7 +274,9 @@ absl::Status Codec<c10::IValue>::Decode(Reader& in, c10::IValue& value) {
   if (absl::Status status = in.GetBytes(pickled.data(), size); !status.ok()) {
     return status;
   }
-  if (absl::Status status = CheckArchive(pickled); !status.ok()) return status;
+  absl::string_view pickle;
+  if (absl::Status status = CheckArchive(pickled, &pickle); !status.ok()) return status;
+  if (absl::Status status = CheckPickle(pickle); !status.ok()) return status;
   try {
     value = torch::jit::pickle_load(pickled);
   } catch (const std::exception& error) {

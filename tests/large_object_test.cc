@@ -42,5 +42,31 @@ TEST(LargeObjectTest, OneGibibyteThroughASixtyFourMebibyteSegment) {
   EXPECT_EQ(group.stats().bytes_in_use, 0u);
 }
 
+// Above 2 GiB: MPI counts are int, so no single MPI call may carry it all;
+// the chunks (at most a quarter of the segment) keep every count small.
+TEST(LargeObjectTest, AnObjectAboveTwoGibibytes) {
+  GroupOptions options;
+  options.window_bytes = uint64_t{64} << 20;
+  options.default_timeout = absl::Seconds(300);
+  ASSERT_OK_AND_ASSIGN(StatelessProcessGroup group,
+                       StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
+  if (group.world_size() < 2) GTEST_SKIP() << "needs two ranks";
+  constexpr uint64_t kBytes = (uint64_t{1} << 31) + (uint64_t{1} << 27);  // 2.125 GiB
+  if (group.rank() == 0) {
+    std::vector<uint8_t> object(kBytes);
+    for (uint64_t i = 0; i < kBytes; i += 4096) object[i] = static_cast<uint8_t>(i >> 12);
+    object.back() = 0xEE;
+    ASSERT_OK(group.send_obj(object, 1));
+  } else if (group.rank() == 1) {
+    std::vector<uint8_t> object;
+    ASSERT_OK(group.recv_obj_into(object, 0));
+    ASSERT_EQ(object.size(), kBytes);
+    EXPECT_EQ(object[uint64_t{1} << 31], static_cast<uint8_t>((uint64_t{1} << 31) >> 12));
+    EXPECT_EQ(object[12345 * 4096], static_cast<uint8_t>(12345));
+    EXPECT_EQ(object.back(), 0xEE);
+  }
+  ASSERT_OK(group.barrier());
+}
+
 }  // namespace
 }  // namespace fastvideo
