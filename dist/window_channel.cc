@@ -224,7 +224,9 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
     WriteChunk(dst, descriptor, bytes.substr(offset, chunk_bytes));
     stream.pending.push_back(
         {stream.next_slot, *block, chunk_bytes, entry_id, true});
-    ++entries_[entry_id - first_entry_id_].live_chunks;
+    if (entries_[entry_id - first_entry_id_].live_chunks++ == 0) {
+      ++stats_.entries_in_use;
+    }
     ++stream.next_slot;
     offset += chunk_bytes;
     stats_.peak_bytes_in_use =
@@ -389,7 +391,9 @@ void WindowChannel::Release(PendingChunk& chunk, bool by_expiration) {
     ++stats_.reclaimed_by_ack;
     stats_.reclaimed_bytes_by_ack += chunk.bytes;
   }
-  --entries_[chunk.entry_id - first_entry_id_].live_chunks;
+  if (--entries_[chunk.entry_id - first_entry_id_].live_chunks == 0) {
+    --stats_.entries_in_use;
+  }
 }
 
 void WindowChannel::PopFinishedEntries() {
@@ -397,10 +401,6 @@ void WindowChannel::PopFinishedEntries() {
          !entries_.front().open) {
     entries_.pop_front();
     ++first_entry_id_;
-  }
-  stats_.entries_in_use = 0;
-  for (const Entry& entry : entries_) {
-    stats_.entries_in_use += entry.live_chunks > 0 ? 1 : 0;
   }
   stats_.bytes_in_use = allocator_.bytes_in_use();
 }
