@@ -82,6 +82,14 @@ class Reader {
   }
   absl::Status GetU64(uint64_t& value) { return GetBytes(&value, sizeof(value)); }
 
+  // The next `size` bytes, in place: valid as long as the payload is.
+  absl::Status GetView(size_t size, absl::string_view& view) {
+    if (size > bytes_.size()) return Truncated(size);
+    view = bytes_.substr(0, size);
+    bytes_.remove_prefix(size);
+    return absl::OkStatus();
+  }
+
   // Reads an element count and checks that `count` elements of at least
   // `min_element_bytes` each can still be there.
   absl::Status GetCount(uint64_t& count, size_t min_element_bytes) {

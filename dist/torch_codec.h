@@ -5,11 +5,14 @@
 // undefined tensor arrives undefined; quantized dtypes are refused with
 // InvalidArgument on the reading side.
 //
-// c10::IValue: libtorch's "any object", through its pickler. Only plain data
-// is accepted on decode: None, bool, int, double, complex, string, device,
-// tensors, and lists, tuples and dicts of those. Anything else (objects,
-// classes, futures, capsules) is refused with InvalidArgument, and a payload
-// the unpickler cannot read is DataLoss.
+// c10::IValue: libtorch's "any object", pickled by libtorch's pickler with
+// tensors sent through the tensor codec. Plain data only: None, bool, int,
+// double, complex, string, device, tensors, and lists, tuples and dicts of
+// those. Encoding anything else (objects, classes, futures, capsules) is a
+// caller error (c10::Error, before anything is sent). Decoding never uses
+// libtorch's unpickler: plain_unpickler.h reads the bytes, refusing
+// anything but plain data with InvalidArgument and anything malformed with
+// DataLoss.
 #ifndef FASTVIDEO_DIST_TORCH_CODEC_H_
 #define FASTVIDEO_DIST_TORCH_CODEC_H_
 

@@ -97,6 +97,32 @@ TEST(TorchCodecTest, OnlyPlainDataIsAccepted) {
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_THAT(std::string(status.message()), HasSubstr("only plain data"));
   EXPECT_TRUE(CheckPlainData(c10::IValue(std::string("ok"))).ok());
+  // Refused before anything is encoded, naming the reason.
+  try {
+    (void)Encode(c10::IValue(list));
+    ADD_FAILURE() << "a Future was encoded";
+  } catch (const c10::Error& error) {
+    EXPECT_THAT(error.what(), HasSubstr("only plain data"));
+  }
+}
+
+TEST(TorchCodecTest, IValueTensorsTravelOutsideThePickle) {
+  const at::Tensor big = torch::arange(1 << 16, torch::kInt64);
+  c10::impl::GenericList list(c10::AnyType::get());
+  list.push_back(big);
+  list.push_back(big.slice(0, 0, 10, 3));  // strided: arrives contiguous
+  const std::string payload = Encode(c10::IValue(list));
+  auto decoded = Decode<c10::IValue>(payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const auto& elements = decoded->toListRef();
+  ASSERT_EQ(elements.size(), 2u);
+  EXPECT_TRUE(torch::equal(elements[0].toTensor(), big));
+  EXPECT_TRUE(torch::equal(elements[1].toTensor(), big.slice(0, 0, 10, 3)));
+  // Every truncation of a payload with tensors is DataLoss, never a crash.
+  for (size_t size : {payload.size() - 1, payload.size() / 2, size_t{40}}) {
+    auto cut = Decode<c10::IValue>(absl::string_view(payload).substr(0, size));
+    EXPECT_TRUE(absl::IsDataLoss(cut.status())) << size << ": " << cut.status();
+  }
 }
 
 }  // namespace

@@ -1,16 +1,25 @@
-// libFuzzer target: pickled c10::IValues from a peer. Our checks (zip
-// records, pickle lengths and memo indices) run before libtorch's
-// pickle_load; inputs that get past them and crash inside libtorch are kept
-// in known_libtorch_crashes/. Run by hand: FUZZ_TARGETS=ivalue
-// tests/fuzz/run_fuzzers.sh 60. CI does not run it while such inputs exist.
+// libFuzzer target: c10::IValues from a peer decode or fail cleanly. The
+// first byte picks the entry point: even, a whole framed payload through
+// Decode<c10::IValue>; odd, raw pickle bytes straight into the plain-data
+// unpickler (with two tensors to refer to), which is where the bytes a peer
+// controls end up.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
+#include <ATen/ATen.h>
+
+#include "dist/plain_unpickler.h"
 #include "dist/torch_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const absl::string_view payload(reinterpret_cast<const char*>(data) + 1, size - 1);
-  (void)fastvideo::dist::Decode<c10::IValue>(payload);
+  if (data[0] % 2 == 0) {
+    (void)fastvideo::dist::Decode<c10::IValue>(payload);
+  } else {
+    static const std::vector<at::Tensor> tensors = {at::ones({2}), at::zeros({1, 3})};
+    (void)fastvideo::dist::UnpicklePlainData(payload, tensors);
+  }
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/torch.h>
 
 #include "dist/codec.h"
@@ -43,6 +44,25 @@ int main(int argc, char** argv) {
   config.insert("lr", 0.5);
   config.insert("name", std::string("run"));
   Write(dir + "/torch_codec/ivalue", 1, Encode(c10::IValue(config)));
+  // Every kind the plain-data unpickler reads, framed (selector 0) and as a
+  // raw pickle (selector 1).
+  config.insert("layers", c10::List<int64_t>({1, 300, 70000, int64_t{1} << 40, -5}));
+  config.insert("scales", c10::List<double>({0.5, 2}));
+  config.insert("flags", c10::List<bool>({true, false}));
+  config.insert("names", c10::List<std::string>({"a", "b", "a"}));
+  config.insert("maybe", c10::List<c10::optional<int64_t>>({1, c10::nullopt}));
+  config.insert("weights", torch::ones({2}));
+  config.insert("tensors", c10::List<at::Tensor>({torch::zeros({1, 3})}));
+  config.insert("shape", c10::ivalue::Tuple::create({2, 3, c10::IValue(), std::string("s")}));
+  config.insert("device", c10::Device("cpu"));
+  config.insert("z", c10::complex<double>(1, -1));
+  c10::Dict<int64_t, std::string> by_rank;
+  by_rank.insert(0, "head");
+  config.insert("by_rank", by_rank);
+  Write(dir + "/ivalue/config", 0, Encode(c10::IValue(config)));
+  std::vector<at::Tensor> table;
+  const std::vector<char> pickle = torch::jit::pickle(c10::IValue(config), &table);
+  Write(dir + "/ivalue/config_pickle", 1, std::string(pickle.begin(), pickle.end()));
 
   auto layout = *SegmentLayout::Create(4, 16, 1 << 20, 4096);
   Descriptor d{};

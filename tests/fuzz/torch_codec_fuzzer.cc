@@ -1,6 +1,5 @@
 // libFuzzer target: tensors from a peer decode or fail cleanly. (The
-// c10::IValue decoder has its own target, ivalue_fuzzer.cc: libtorch's
-// unpickler behind it is not memory-safe on every input.)
+// c10::IValue decoder has its own target, ivalue_fuzzer.cc.)
 #include <cstddef>
 #include <cstdint>
 
