@@ -285,7 +285,7 @@ class PlainUnpickler {
     std::vector<Item> items;
     if (absl::Status status = PopToMark(items); !status.ok()) return status;
     if (absl::Status status = CheckValues(items); !status.ok()) return status;
-    Item* list;
+    Item* list = nullptr;
     if (absl::Status status = Target("list", list); !status.ok()) return status;
     if (!list->value.isList()) return Corrupt("APPENDS to a dict");
     c10::impl::GenericList elements = list->value.toList();
@@ -302,7 +302,7 @@ class PlainUnpickler {
     if (absl::Status status = PopToMark(items); !status.ok()) return status;
     if (absl::Status status = CheckValues(items); !status.ok()) return status;
     if (items.size() % 2 != 0) return Corrupt("a key without its value");
-    Item* dict;
+    Item* dict = nullptr;
     if (absl::Status status = Target("dict", dict); !status.ok()) return status;
     if (!dict->value.isGenericDict()) return Corrupt("SETITEMS on a list");
     c10::impl::GenericDict entries = dict->value.toGenericDict();
