@@ -1,6 +1,60 @@
 #include "dist/codec.h"
 
-namespace fastvideo::dist::codec_internal {
+#include <algorithm>
+
+namespace fastvideo::dist {
+namespace {
+
+// Reads from a ByteSource of at least this many bytes go straight to their
+// destination; smaller ones refill the Reader's buffer with at least
+// kRefillBytes, so that small fields do not cost a remote read each.
+constexpr size_t kDirectReadBytes = size_t{64} << 10;
+constexpr size_t kRefillBytes = size_t{256} << 10;
+
+}  // namespace
+
+absl::Status Reader::GetView(size_t size, absl::string_view& view) {
+  if (size <= bytes_.size() && !in_buffer_) {
+    view = bytes_.substr(0, size);
+    bytes_.remove_prefix(size);
+    return absl::OkStatus();
+  }
+  if (size > remaining()) return Truncated(size);
+  std::string& copy = views_.emplace_back(size, '\0');
+  view = copy;
+  return GetBytes(copy.data(), size);
+}
+
+absl::Status Reader::GetBytesFromSource(void* data, size_t size) {
+  if (size > remaining()) return Truncated(size);
+  char* out = static_cast<char*>(data);
+  const size_t in_memory = bytes_.size();
+  if (in_memory > 0) std::memcpy(out, bytes_.data(), in_memory);
+  bytes_ = {};
+  out += in_memory;
+  size -= in_memory;
+  const size_t fetch = size >= kDirectReadBytes
+                           ? size
+                           : std::min<uint64_t>(source_left_, std::max(size, kRefillBytes));
+  char* into = out;
+  if (fetch != size) {
+    buffer_.resize(fetch);
+    into = buffer_.data();
+  }
+  if (absl::Status status = source_->Read(source_at_, into, fetch); !status.ok()) {
+    return status;
+  }
+  source_at_ += fetch;
+  source_left_ -= fetch;
+  if (into != out) {
+    std::memcpy(out, buffer_.data(), size);
+    bytes_ = absl::string_view(buffer_).substr(size);
+    in_buffer_ = true;
+  }
+  return absl::OkStatus();
+}
+
+namespace codec_internal {
 
 size_t BeginFrame(absl::string_view tag, std::string* payload) {
   Writer writer(payload);
@@ -27,42 +81,48 @@ std::string Frame(absl::string_view tag, const std::string& body) {
   return payload;
 }
 
-absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
-                                          absl::string_view expected_tag) {
-  Reader reader(payload, "frame");
+absl::Status ReadFrameHeader(Reader& reader, absl::string_view expected_tag) {
+  const uint64_t payload_size = reader.remaining();
   uint32_t magic = 0, tag_size = 0;
   if (!reader.GetBytes(&magic, sizeof(magic)).ok() || magic != kMagic) {
     return absl::DataLossError(absl::StrCat(
-        "not an object payload (", payload.size(),
+        "not an object payload (", payload_size,
         " bytes without the frame's magic number) where '", expected_tag,
         "' was expected"));
   }
+  absl::string_view tag;
   if (!reader.GetBytes(&tag_size, sizeof(tag_size)).ok() ||
-      tag_size > reader.remaining()) {
+      tag_size > reader.remaining() || !reader.GetView(tag_size, tag).ok()) {
     return absl::DataLossError(absl::StrCat(
-        "truncated payload: its type tag does not fit in ", payload.size(),
+        "truncated payload: its type tag does not fit in ", payload_size,
         " bytes"));
   }
-  const absl::string_view tag = payload.substr(8, tag_size);
   if (tag != expected_tag) {
     return absl::InvalidArgumentError(
         absl::StrCat("payload holds '", tag, "' but was received as '",
                      expected_tag, "'"));
   }
-  absl::string_view rest = payload.substr(8 + tag_size);
   uint64_t body_size = 0;
-  if (rest.size() < sizeof(body_size)) {
+  if (!reader.GetU64(body_size).ok()) {
     return absl::DataLossError(
         absl::StrCat("truncated '", tag, "' payload: no body length"));
   }
-  std::memcpy(&body_size, rest.data(), sizeof(body_size));
-  rest.remove_prefix(sizeof(body_size));
-  if (body_size != rest.size()) {
+  if (body_size != reader.remaining()) {
     return absl::DataLossError(absl::StrCat(
-        "truncated or corrupt '", tag, "' payload: body of ", rest.size(),
+        "truncated or corrupt '", tag, "' payload: body of ", reader.remaining(),
         " bytes, its header says ", body_size));
   }
-  return rest;
+  return absl::OkStatus();
 }
 
-}  // namespace fastvideo::dist::codec_internal
+absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
+                                          absl::string_view expected_tag) {
+  Reader reader(payload, "frame");
+  if (absl::Status status = ReadFrameHeader(reader, expected_tag); !status.ok()) {
+    return status;
+  }
+  return payload.substr(payload.size() - reader.remaining());
+}
+
+}  // namespace codec_internal
+}  // namespace fastvideo::dist

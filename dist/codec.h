@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "dist/byte_source.h"
 
 namespace fastvideo::dist {
 
@@ -73,31 +75,39 @@ class Reader {
  public:
   Reader(absl::string_view bytes, absl::string_view type_tag)
       : bytes_(bytes), type_tag_(type_tag) {}
+  // Reads `prefix` (the payload's first bytes), then the rest from `source`:
+  // large reads go straight to their destination, small ones through a
+  // buffer refilled in large steps.
+  Reader(absl::string_view prefix, uint64_t payload_size, ByteSource* source,
+         absl::string_view type_tag)
+      : bytes_(prefix),
+        type_tag_(type_tag),
+        source_(source),
+        source_at_(prefix.size()),
+        source_left_(payload_size - prefix.size()) {}
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
 
   absl::Status GetBytes(void* data, size_t size) {
-    if (size > bytes_.size()) return Truncated(size);
+    if (size > bytes_.size()) return GetBytesFromSource(data, size);
     if (size > 0) std::memcpy(data, bytes_.data(), size);
     bytes_.remove_prefix(size);
     return absl::OkStatus();
   }
   absl::Status GetU64(uint64_t& value) { return GetBytes(&value, sizeof(value)); }
 
-  // The next `size` bytes, in place: valid as long as the payload is.
-  absl::Status GetView(size_t size, absl::string_view& view) {
-    if (size > bytes_.size()) return Truncated(size);
-    view = bytes_.substr(0, size);
-    bytes_.remove_prefix(size);
-    return absl::OkStatus();
-  }
+  // The next `size` bytes, in place: valid as long as the payload (and
+  // this Reader) is.
+  absl::Status GetView(size_t size, absl::string_view& view);
 
   // Reads an element count and checks that `count` elements of at least
   // `min_element_bytes` each can still be there.
   absl::Status GetCount(uint64_t& count, size_t min_element_bytes) {
     if (absl::Status status = GetU64(count); !status.ok()) return status;
-    if (min_element_bytes > 0 && count > bytes_.size() / min_element_bytes) {
+    if (min_element_bytes > 0 && count > remaining() / min_element_bytes) {
       return absl::DataLossError(absl::StrCat(
           "corrupt '", type_tag_, "' payload: ", count, " elements of ",
-          min_element_bytes, "+ bytes cannot fit in the ", bytes_.size(),
+          min_element_bytes, "+ bytes cannot fit in the ", remaining(),
           " bytes left"));
     }
     return absl::OkStatus();
@@ -111,18 +121,25 @@ class Reader {
     return status;
   }
 
-  size_t remaining() const { return bytes_.size(); }
+  size_t remaining() const { return bytes_.size() + source_left_; }
   absl::string_view type_tag() const { return type_tag_; }
 
  private:
+  absl::Status GetBytesFromSource(void* data, size_t size);
   absl::Status Truncated(size_t wanted) const {
     return absl::DataLossError(
         absl::StrCat("truncated '", type_tag_, "' payload: needed ", wanted,
-                     " more bytes, ", bytes_.size(), " left"));
+                     " more bytes, ", remaining(), " left"));
   }
 
-  absl::string_view bytes_;
+  absl::string_view bytes_;  // in memory, not read yet
   absl::string_view type_tag_;
+  ByteSource* source_ = nullptr;
+  uint64_t source_at_ = 0;    // payload offset of the source's next byte
+  uint64_t source_left_ = 0;  // bytes still at the source
+  std::string buffer_;        // refills from the source
+  bool in_buffer_ = false;    // bytes_ points into buffer_ (moves on refill)
+  std::deque<std::string> views_;  // GetView copies that must stay put
 };
 
 // The smallest encoding of a T, to bound counts read from a peer.
@@ -143,6 +160,9 @@ std::string Frame(absl::string_view tag, const std::string& body);
 // Checks the frame and the tag; returns the body.
 absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
                                           absl::string_view expected_tag);
+// The same for a payload read in place: consumes the frame's header from
+// `reader`, which holds the whole payload.
+absl::Status ReadFrameHeader(Reader& reader, absl::string_view expected_tag);
 }  // namespace codec_internal
 
 // Encodes `value` into `payload`, reusing its capacity.
@@ -180,6 +200,40 @@ absl::Status DecodeInto(absl::string_view payload, T& value) {
   }
   return absl::OkStatus();
 }
+
+// Decodes a payload of `size` bytes read in place: `prefix` holds its
+// first bytes, `rest` the others (see Reader).
+template <typename T>
+absl::Status DecodeInPlace(absl::string_view prefix, uint64_t size, ByteSource& rest,
+                           T& value) {
+  const std::string tag = Codec<T>::Tag();
+  Reader reader(prefix, size, &rest, tag);
+  if (absl::Status status = codec_internal::ReadFrameHeader(reader, tag); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = Codec<T>::Decode(reader, value); !status.ok()) {
+    return status;
+  }
+  if (reader.remaining() != 0) {
+    return absl::DataLossError(absl::StrCat("corrupt '", tag, "' payload: ",
+                                            reader.remaining(),
+                                            " bytes left after the value"));
+  }
+  return absl::OkStatus();
+}
+
+// An InPlaceReader that decodes into `value`.
+template <typename T>
+class InPlaceDecoder final : public InPlaceReader {
+ public:
+  explicit InPlaceDecoder(T& value) : value_(value) {}
+  absl::Status Read(absl::string_view prefix, uint64_t size, ByteSource& rest) override {
+    return DecodeInPlace(prefix, size, rest, value_);
+  }
+
+ private:
+  T& value_;
+};
 
 template <typename T>
 absl::StatusOr<T> Decode(absl::string_view payload) {

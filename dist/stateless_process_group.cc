@@ -225,7 +225,10 @@ absl::Status StatelessProcessGroup::Publish(MessageKind kind, int dst,
 }
 
 absl::Status StatelessProcessGroup::TakePayload(MessageKind kind, int src,
-                                                Deadline deadline) {
+                                                Deadline deadline,
+                                                dist::InPlaceReader* in_place,
+                                                bool* read_in_place) {
+  *read_in_place = false;
   const char* call = kind == MessageKind::kSend ? "recv_obj" : dist::MessageKindName(kind);
   if (absl::Status status = CheckPeer(call, src); !status.ok()) return status;
   auto& held = (kind == MessageKind::kSend ? impl_->held_p2p : impl_->held_bcast)[src];
@@ -235,7 +238,7 @@ absl::Status StatelessProcessGroup::TakePayload(MessageKind kind, int src,
     return absl::OkStatus();
   }
   return impl_->channel->Fetch(kind, src, ResolveDeadline(deadline),
-                               &impl_->receive_buffer);
+                               &impl_->receive_buffer, in_place, read_in_place);
 }
 
 void StatelessProcessGroup::HoldPayload(MessageKind kind, int src) {

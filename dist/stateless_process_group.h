@@ -208,18 +208,25 @@ class StatelessProcessGroup {
   // Publishes send_buffer() to `dst` (or MessageKey::kEveryRank).
   absl::Status Publish(dist::MessageKind kind, int dst, Deadline deadline);
   // Puts the next payload of `kind` from `src` (a held one first) into
-  // receive_buffer().
-  absl::Status TakePayload(dist::MessageKind kind, int src, Deadline deadline);
+  // receive_buffer(), or hands a large one to `in_place` straight from the
+  // window (*read_in_place; see WindowChannel::Fetch).
+  absl::Status TakePayload(dist::MessageKind kind, int src, Deadline deadline,
+                           dist::InPlaceReader* in_place, bool* read_in_place);
   // Keeps receive_buffer() after it was asked for as the wrong type.
   void HoldPayload(dist::MessageKind kind, int src);
   std::string Describe(dist::MessageKind kind, int src) const;
 
   template <typename T>
   absl::Status ReceiveInto(dist::MessageKind kind, int src, Deadline deadline, T& obj) {
-    if (absl::Status status = TakePayload(kind, src, deadline); !status.ok()) {
-      return status;
+    dist::InPlaceDecoder<T> in_place(obj);
+    bool read_in_place = false;
+    absl::Status status = TakePayload(kind, src, deadline, &in_place, &read_in_place);
+    if (read_in_place && !status.ok()) {
+      return absl::Status(status.code(),
+                          absl::StrCat(Describe(kind, src), ": ", status.message()));
     }
-    absl::Status status = dist::DecodeInto(receive_buffer(), obj);
+    if (read_in_place || !status.ok()) return status;
+    status = dist::DecodeInto(receive_buffer(), obj);
     if (status.ok()) return status;
     const std::string where = Describe(kind, src);
     if (absl::IsInvalidArgument(status)) {

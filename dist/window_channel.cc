@@ -465,7 +465,9 @@ std::vector<std::pair<std::string, absl::Time>> WindowChannel::entries() const {
 // ------------------------------------------------------------------ reading
 
 absl::Status WindowChannel::Fetch(MessageKind kind, int src,
-                                  absl::Time deadline, std::string* out) {
+                                  absl::Time deadline, std::string* out,
+                                  InPlaceReader* in_place, bool* read_in_place) {
+  if (read_in_place != nullptr) *read_in_place = false;
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
   const bool p2p = kind == MessageKind::kSend;
   InStream& stream = p2p ? p2p_in_[src] : bcast_in_[src];
@@ -525,6 +527,12 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
           MessageKindName(static_cast<MessageKind>(descriptor.kind)),
           " there: the ranks do not make the same calls in the same order"));
     }
+    if (in_place != nullptr && next_offset == 0 && descriptor.IsLastChunk() &&
+        state == DescriptorState::kPublished &&
+        descriptor.data_offset != Descriptor::kInline &&
+        descriptor.chunk_bytes >= kInPlaceBytes && !options_.verify_payloads) {
+      return FetchInPlace(kind, src, descriptor, stream, out, in_place, read_in_place);
+    }
     if (next_offset == 0) message.resize(descriptor.message_bytes);
     char* destination = message.data() + descriptor.chunk_offset;
     if (state == DescriptorState::kExpired) {
@@ -540,24 +548,14 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
                   static_cast<int>(descriptor.chunk_bytes), MPI_BYTE, window_));
       FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
     }
-    // The publisher marks a descriptor expired before it frees (and may
-    // reuse) the chunk: if it is still published after the read, what we
-    // read was the chunk's own bytes. Only a chunk old enough to expire
-    // soon needs that second look (one more round trip over TCP).
-    const absl::Duration age =
-        options_.clock() - absl::FromUnixNanos(static_cast<int64_t>(descriptor.publish_time_ns));
     if (state != DescriptorState::kExpired &&
-        descriptor.data_offset != Descriptor::kInline &&
-        age > options_.data_expiration / 2) {
-      Descriptor after;
-      FV_RETURN_IF_MPI_ERROR(MPI_Get(&after, sizeof(after), MPI_BYTE, src,
-                                     static_cast<MPI_Aint>(offset_of(stream.next_slot)),
-                                     sizeof(after), MPI_BYTE, window_));
-      FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
-      if (after.descriptor_hash != descriptor.descriptor_hash) {
+        descriptor.data_offset != Descriptor::kInline) {
+      absl::StatusOr<bool> expired_meanwhile = ExpiredWhileRead(
+          src, offset_of(stream.next_slot), descriptor, &expired_ns);
+      if (!expired_meanwhile.ok()) return expired_meanwhile.status();
+      if (*expired_meanwhile) {
         expired = true;
         published_ns = descriptor.publish_time_ns;
-        expired_ns = after.expired_at_ns;
       }
     }
     if (!expired && options_.verify_payloads &&
@@ -578,15 +576,7 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
 
   const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
                        stream.next_message++};
-  if (expired) {
-    return absl::NotFoundError(absl::StrCat(
-        Where(), ": ", key.ToString(), " from rank ", src,
-        " expired before it was read: published at ",
-        FormatTime(published_ns), ", expired at ", FormatTime(expired_ns),
-        " (data_expiration ",
-        absl::FormatDuration(options_.data_expiration), " at rank ", src,
-        "'s side)"));
-  }
+  if (expired) return ExpiredError(key, published_ns, expired_ns);
   if (corrupt) {
     return absl::DataLossError(absl::StrCat(
         Where(), ": ", key.ToString(), " from rank ", src, ": ",
@@ -596,6 +586,106 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
   ++stats_.objects_received;
   stats_.bytes_received += message.size();
   return absl::OkStatus();
+}
+
+namespace {
+
+// A chunk in a publisher's segment, read with MPI_Get as a decoder asks.
+class WindowBytes final : public ByteSource {
+ public:
+  WindowBytes(MPI_Win window, int rank, uint64_t data_offset)
+      : window_(window), rank_(rank), data_offset_(data_offset) {}
+
+  absl::Status Read(uint64_t offset, void* destination, size_t size) override {
+    // A chunk is at most kMaxChunkBytes: the count fits in an int.
+    FV_RETURN_IF_MPI_ERROR(MPI_Get(destination, static_cast<int>(size), MPI_BYTE, rank_,
+                                   static_cast<MPI_Aint>(data_offset_ + offset),
+                                   static_cast<int>(size), MPI_BYTE, window_));
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
+    return absl::OkStatus();
+  }
+
+ private:
+  MPI_Win window_;
+  int rank_;
+  uint64_t data_offset_;
+};
+
+// The first bytes of a message read in place come in one MPI_Get with
+// what usually follows them (a frame and a codec's header).
+constexpr uint64_t kInPlacePrefixBytes = 4096;
+
+}  // namespace
+
+absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
+                                         const Descriptor& descriptor, InStream& stream,
+                                         std::string* message, InPlaceReader* in_place,
+                                         bool* read_in_place) {
+  const bool p2p = kind == MessageKind::kSend;
+  const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank, stream.next_message};
+  const uint64_t descriptor_at =
+      p2p ? layout_.p2p_descriptor(rank_, stream.next_slot) : layout_.bcast_descriptor(stream.next_slot);
+  WindowBytes chunk(window_, src, descriptor.data_offset);
+  message->resize(std::min(descriptor.chunk_bytes, kInPlacePrefixBytes));
+  if (absl::Status status = chunk.Read(0, message->data(), message->size()); !status.ok()) {
+    return status;
+  }
+  absl::Status status = in_place->Read(*message, descriptor.chunk_bytes, chunk);
+  uint64_t expired_ns = 0;
+  absl::StatusOr<bool> expired = ExpiredWhileRead(src, descriptor_at, descriptor, &expired_ns);
+  if (!expired.ok()) return expired.status();
+  if (!*expired && absl::IsInvalidArgument(status)) {
+    // Asked for as the wrong type: the caller keeps it for the next receive.
+    message->resize(descriptor.chunk_bytes);
+    if (absl::Status copied = chunk.Read(0, message->data(), message->size()); !copied.ok()) {
+      return copied;
+    }
+    status = absl::OkStatus();
+  } else if (!*expired) {
+    *read_in_place = true;
+  }
+  if (absl::Status acked = Acknowledge(
+          src, p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_), stream.next_slot + 1);
+      !acked.ok()) {
+    return acked;
+  }
+  ++stream.next_slot;
+  ++stream.next_message;
+  if (*expired) return ExpiredError(key, descriptor.publish_time_ns, expired_ns);
+  if (status.ok()) {
+    ++stats_.objects_received;
+    stats_.bytes_received += descriptor.chunk_bytes;
+    if (*read_in_place) ++stats_.objects_read_in_place;
+  }
+  return status;
+}
+
+absl::StatusOr<bool> WindowChannel::ExpiredWhileRead(int src, uint64_t descriptor_offset,
+                                                     const Descriptor& descriptor,
+                                                     uint64_t* expired_ns) {
+  // The publisher marks a descriptor expired before it frees (and may
+  // reuse) the chunk: if it is still published after the read, what we
+  // read was the chunk's own bytes.
+  const absl::Duration age =
+      options_.clock() - absl::FromUnixNanos(static_cast<int64_t>(descriptor.publish_time_ns));
+  if (age <= options_.data_expiration / 2) return false;
+  Descriptor after;
+  FV_RETURN_IF_MPI_ERROR(MPI_Get(&after, sizeof(after), MPI_BYTE, src,
+                                 static_cast<MPI_Aint>(descriptor_offset), sizeof(after),
+                                 MPI_BYTE, window_));
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+  if (after.descriptor_hash == descriptor.descriptor_hash) return false;
+  *expired_ns = after.expired_at_ns;
+  return true;
+}
+
+absl::Status WindowChannel::ExpiredError(const MessageKey& key, uint64_t published_ns,
+                                         uint64_t expired_ns) const {
+  return absl::NotFoundError(absl::StrCat(
+      Where(), ": ", key.ToString(), " from rank ", key.src,
+      " expired before it was read: published at ", FormatTime(published_ns),
+      ", expired at ", FormatTime(expired_ns), " (data_expiration ",
+      absl::FormatDuration(options_.data_expiration), " at rank ", key.src, "'s side)"));
 }
 
 absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,

@@ -38,6 +38,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dist/block_allocator.h"
+#include "dist/byte_source.h"
 #include "dist/message_key.h"
 #include "dist/segment_layout.h"
 
@@ -67,6 +68,7 @@ struct ChannelStats {
   uint64_t bytes_sent = 0;
   uint64_t objects_received = 0;
   uint64_t bytes_received = 0;
+  uint64_t objects_read_in_place = 0;  // decoded straight from the window
   uint64_t reclaimed_by_ack = 0;      // chunks
   uint64_t reclaimed_bytes_by_ack = 0;
   uint64_t reclaimed_by_expiration = 0;
@@ -107,8 +109,17 @@ class WindowChannel {
   // message of another kind (calls that do not match across ranks);
   // DataLoss a chunk whose bytes do not match their hash.
   // The message replaces `message`'s contents (its capacity is reused).
+  //
+  // With `in_place`, a message of one chunk of at least kInPlaceBytes goes
+  // to it straight from the publisher's window instead (one copy fewer);
+  // *read_in_place says so, and Fetch returns its status. If it fails with
+  // InvalidArgument (asked for as the wrong type), the message is copied
+  // into `message` as well and Fetch returns OK with *read_in_place false,
+  // so that the caller can keep it.
+  static constexpr uint64_t kInPlaceBytes = uint64_t{256} << 10;
   absl::Status Fetch(MessageKind kind, int src, absl::Time deadline,
-                     std::string* message);
+                     std::string* message, InPlaceReader* in_place = nullptr,
+                     bool* read_in_place = nullptr);
 
   // Dissemination barrier: ceil(log2(world_size)) rounds of one atomic add
   // and one wait each.
@@ -184,6 +195,18 @@ class WindowChannel {
   std::string Laggards(int dst, uint64_t slot,
                        const std::vector<uint64_t>& acked) const;
 
+  // Hands a one-chunk message to `in_place` (see Fetch).
+  absl::Status FetchInPlace(MessageKind kind, int src, const Descriptor& descriptor,
+                            InStream& stream, std::string* message,
+                            InPlaceReader* in_place, bool* read_in_place);
+  // After reading a chunk's data: whether its publisher expired (and may
+  // have reused) it meanwhile, setting *expired_ns. Only a chunk old enough
+  // to expire soon is looked at again (one more round trip over TCP).
+  absl::StatusOr<bool> ExpiredWhileRead(int src, uint64_t descriptor_offset,
+                                        const Descriptor& descriptor,
+                                        uint64_t* expired_ns);
+  absl::Status ExpiredError(const MessageKey& key, uint64_t published_ns,
+                            uint64_t expired_ns) const;
   absl::Status WaitForDescriptor(int src, uint64_t offset, uint64_t slot,
                                  const MessageKey& key, absl::Time deadline,
                                  Descriptor* descriptor);

@@ -316,6 +316,41 @@ TEST(ProcessGroupTest, WrongTypeIsAnErrorAndTheMessageStaysQueued) {
   EXPECT_EQ(group.recv_src_counter()[src], 1u);
 }
 
+TEST(ProcessGroupTest, LargeObjectsReadInPlaceKeepTheSameContract) {
+  // Large one-chunk objects are decoded straight from the sender's window:
+  // the wrong type still leaves the message queued, structured types and
+  // broadcasts arrive whole.
+  GroupOptions options = SmallWindow();
+  options.window_bytes = 16 << 20;
+  StatelessProcessGroup group = MakeWorld(options);
+  const int me = group.rank(), n = group.world_size();
+  const int dst = (me + 1) % n, src = (me - 1 + n) % n;
+  const std::vector<uint8_t> bytes(1 << 20, static_cast<uint8_t>(me));
+  std::vector<std::string> words;
+  for (int i = 0; i < 50000; ++i) words.push_back(absl::StrCat(me, ":", i));
+  ASSERT_OK(group.send_obj(bytes, dst));
+  ASSERT_OK(group.send_obj(words, dst));
+  absl::StatusOr<std::string> wrong = group.recv_obj<std::string>(src);
+  EXPECT_TRUE(absl::IsInvalidArgument(wrong.status())) << wrong.status();
+  EXPECT_THAT(std::string(wrong.status().message()),
+              HasSubstr(absl::StrCat("from/", src, "/#0 from rank ", src)));
+  ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> got_bytes, group.recv_obj<std::vector<uint8_t>>(src));
+  EXPECT_EQ(got_bytes, std::vector<uint8_t>(1 << 20, static_cast<uint8_t>(src)));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> got_words,
+                       group.recv_obj<std::vector<std::string>>(src));
+  ASSERT_EQ(got_words.size(), words.size());
+  EXPECT_EQ(got_words.back(), absl::StrCat(src, ":", 49999));
+  for (int root = 0; root < n; ++root) {
+    ASSERT_OK_AND_ASSIGN(std::vector<uint8_t> broadcast,
+                         group.broadcast_obj(std::vector<uint8_t>(1 << 20, root + 1), root));
+    EXPECT_EQ(broadcast, std::vector<uint8_t>(1 << 20, root + 1));
+  }
+  EXPECT_EQ(group.recv_src_counter()[src], 2u);
+  // The words and every broadcast from another rank; the bytes were held
+  // after the wrong-type receive and came from that copy.
+  EXPECT_EQ(group.stats().objects_read_in_place, 1u + (n - 1));
+}
+
 TEST(ProcessGroupTest, PeersOutOfRangeAreClearErrors) {
   StatelessProcessGroup group = MakeWorld();
   const int n = group.world_size();

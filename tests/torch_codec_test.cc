@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cstring>
+
 namespace fastvideo::dist {
 namespace {
 
@@ -104,6 +106,38 @@ TEST(TorchCodecTest, OnlyPlainDataIsAccepted) {
   } catch (const c10::Error& error) {
     EXPECT_THAT(error.what(), HasSubstr("only plain data"));
   }
+}
+
+// The rest of a payload, in memory (a stand-in for a peer's window).
+class MemorySource final : public ByteSource {
+ public:
+  explicit MemorySource(absl::string_view payload) : payload_(payload) {}
+  absl::Status Read(uint64_t offset, void* destination, size_t size) override {
+    std::memcpy(destination, payload_.data() + offset, size);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::string_view payload_;
+};
+
+TEST(TorchCodecTest, TensorsAndIValuesDecodeInPlace) {
+  const at::Tensor big = torch::arange(1 << 18, torch::kFloat32);
+  c10::impl::GenericDict config(c10::StringType::get(), c10::AnyType::get());
+  config.insert("weights", big);
+  config.insert("name", std::string(100000, 'n'));  // a pickle longer than the prefix
+  const std::string tensor_payload = Encode(big), ivalue_payload = Encode(c10::IValue(config));
+  MemorySource tensor_source(tensor_payload), ivalue_source(ivalue_payload);
+  at::Tensor tensor;
+  ASSERT_TRUE(DecodeInPlace(absl::string_view(tensor_payload).substr(0, 4096),
+                            tensor_payload.size(), tensor_source, tensor).ok());
+  EXPECT_TRUE(torch::equal(tensor, big));
+  c10::IValue value;
+  absl::Status status = DecodeInPlace(absl::string_view(ivalue_payload).substr(0, 4096),
+                                      ivalue_payload.size(), ivalue_source, value);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(torch::equal(value.toGenericDict().at("weights").toTensor(), big));
+  EXPECT_EQ(value.toGenericDict().at("name").toStringRef(), std::string(100000, 'n'));
 }
 
 TEST(TorchCodecTest, IValueTensorsTravelOutsideThePickle) {
