@@ -1,5 +1,6 @@
-// Reading a payload in place: a large message is decoded straight from its
-// publisher's window rather than copied into a buffer first.
+// Payloads in place: a large message is encoded straight into its
+// publisher's window and decoded straight from it, rather than copied
+// through a buffer on either side.
 #ifndef FASTVIDEO_DIST_BYTE_SOURCE_H_
 #define FASTVIDEO_DIST_BYTE_SOURCE_H_
 
@@ -10,6 +11,9 @@
 #include "absl/strings/string_view.h"
 
 namespace fastvideo::dist {
+
+// Payloads at least this large are written and read in place.
+inline constexpr uint64_t kInPlaceBytes = uint64_t{256} << 10;
 
 // Where the bytes of a payload come from when they are not all in memory.
 class ByteSource {

@@ -56,16 +56,19 @@ absl::Status Reader::GetBytesFromSource(void* data, size_t size) {
 
 namespace codec_internal {
 
-size_t BeginFrame(absl::string_view tag, std::string* payload) {
-  Writer writer(payload);
+void PutFrameHeader(absl::string_view tag, uint64_t body_bytes, Writer& out) {
   const uint32_t magic = kMagic;
   const uint32_t tag_size = static_cast<uint32_t>(tag.size());
-  writer.PutBytes(&magic, sizeof(magic));
-  writer.PutBytes(&tag_size, sizeof(tag_size));
-  writer.PutBytes(tag.data(), tag.size());
-  const size_t length_at = payload->size();
-  writer.PutU64(0);
-  return length_at;
+  out.PutBytes(&magic, sizeof(magic));
+  out.PutBytes(&tag_size, sizeof(tag_size));
+  out.PutBytes(tag.data(), tag.size());
+  out.PutU64(body_bytes);
+}
+
+size_t BeginFrame(absl::string_view tag, std::string* payload) {
+  Writer writer(payload);
+  PutFrameHeader(tag, 0, writer);
+  return payload->size() - sizeof(uint64_t);
 }
 
 void EndFrame(size_t length_at, std::string* payload) {

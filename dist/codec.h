@@ -20,6 +20,12 @@
 //       return in.Get(p.x, p.name);
 //     }
 //   };
+//
+// A codec may also say how many bytes Encode will write, exactly, without
+// encoding:  static uint64_t EncodedSize(const T&).  Large objects of such
+// types (numbers, strings, vectors of numbers, tensors) are then encoded
+// straight into the window instead of through a buffer; a codec that
+// writes another amount makes send_obj fail with InternalError.
 #ifndef FASTVIDEO_DIST_CODEC_H_
 #define FASTVIDEO_DIST_CODEC_H_
 
@@ -50,13 +56,24 @@ namespace fastvideo::dist {
 template <typename T, typename Enable = void>
 struct Codec;  // No codec for this type: specialize Codec<T> (see above).
 
-// Appends encoded values to a payload.
+// Appends encoded values to a payload, or writes them into a fixed span.
 class Writer {
  public:
   explicit Writer(std::string* out) : out_(out) {}
+  // Writes into the `capacity` bytes at `destination`, never past them.
+  Writer(char* destination, uint64_t capacity)
+      : destination_(destination), capacity_(capacity) {}
 
   void PutBytes(const void* data, size_t size) {
-    if (size > 0) out_->append(static_cast<const char*>(data), size);
+    if (size == 0) return;
+    if (out_ != nullptr) {
+      out_->append(static_cast<const char*>(data), size);
+    } else if (size > capacity_ - written_) {
+      overflowed_ = true;
+    } else {
+      std::memcpy(destination_ + written_, data, size);
+      written_ += size;
+    }
   }
   void PutU64(uint64_t value) { PutBytes(&value, sizeof(value)); }
 
@@ -66,8 +83,15 @@ class Writer {
     (Codec<T>::Encode(values, *this), ...);
   }
 
+  // Writing into a span: whether exactly its capacity was written.
+  bool filled() const { return !overflowed_ && written_ == capacity_; }
+
  private:
-  std::string* out_;
+  std::string* out_ = nullptr;
+  char* destination_ = nullptr;
+  uint64_t capacity_ = 0;
+  uint64_t written_ = 0;
+  bool overflowed_ = false;
 };
 
 // Reads encoded values from a payload, never past its end.
@@ -152,6 +176,10 @@ constexpr size_t kMinEncodedBytes =
 namespace codec_internal {
 constexpr uint32_t kMagic = 0x4256'4F46;  // "FOVB"
 // Frame: u32 magic | u32 tag length | tag | u64 body length | body.
+inline uint64_t FrameHeaderBytes(absl::string_view tag) {
+  return 2 * sizeof(uint32_t) + tag.size() + sizeof(uint64_t);
+}
+void PutFrameHeader(absl::string_view tag, uint64_t body_bytes, Writer& out);
 // Starts a frame in `payload` and returns where its body length goes.
 size_t BeginFrame(absl::string_view tag, std::string* payload);
 // Writes the body length once the body is appended.
@@ -173,6 +201,34 @@ void EncodeTo(const T& value, std::string* payload) {
   Writer writer(payload);
   Codec<T>::Encode(value, writer);
   codec_internal::EndFrame(length_at, payload);
+}
+
+// Whether Codec<T> can tell an object's encoded size without encoding it
+// (a static EncodedSize(const T&)): then a large object is encoded
+// straight into the window.
+template <typename T, typename = void>
+constexpr bool kHasEncodedSize = false;
+template <typename T>
+constexpr bool kHasEncodedSize<
+    T, std::void_t<decltype(Codec<T>::EncodedSize(std::declval<const T&>()))>> = true;
+
+// The size of `value`'s payload, frame included (needs kHasEncodedSize<T>).
+template <typename T>
+uint64_t FramedSize(const T& value) {
+  return codec_internal::FrameHeaderBytes(Codec<T>::Tag()) + Codec<T>::EncodedSize(value);
+}
+
+// Encodes `value` into the `size` bytes at `destination`, which FramedSize
+// gave; false if its codec wrote another amount (a codec bug).
+template <typename T>
+bool EncodeInto(const T& value, char* destination, uint64_t size) {
+  const std::string tag = Codec<T>::Tag();
+  const uint64_t header = codec_internal::FrameHeaderBytes(tag);
+  if (size < header) return false;
+  Writer writer(destination, size);
+  codec_internal::PutFrameHeader(tag, size - header, writer);
+  Codec<T>::Encode(value, writer);
+  return writer.filled();
 }
 
 template <typename T>
@@ -272,6 +328,7 @@ struct Codec<T, std::enable_if_t<std::is_arithmetic_v<T> || std::is_enum_v<T>>> 
   static void Encode(const T& value, Writer& out) {
     out.PutBytes(&value, sizeof(T));
   }
+  static constexpr uint64_t EncodedSize(const T&) { return sizeof(T); }
   static absl::Status Decode(Reader& in, T& value) {
     if constexpr (std::is_same_v<T, bool>) {
       unsigned char byte = 0;
@@ -294,6 +351,9 @@ struct Codec<std::string> {
   static void Encode(const std::string& value, Writer& out) {
     out.PutU64(value.size());
     out.PutBytes(value.data(), value.size());
+  }
+  static uint64_t EncodedSize(const std::string& value) {
+    return sizeof(uint64_t) + value.size();
   }
   static absl::Status Decode(Reader& in, std::string& value) {
     uint64_t size = 0;
@@ -334,6 +394,11 @@ struct Codec<std::vector<T, A>> {
   static std::string Tag() { return absl::StrCat("vector<", Codec<T>::Tag(), ">"); }
   static void Encode(const std::vector<T, A>& values, Writer& out) {
     codec_internal::EncodeElements<std::vector<T, A>, T>(values, out);
+  }
+  // Only for vectors of numbers: any other would take a pass of its own.
+  template <typename U = T, std::enable_if_t<codec_internal::kBlockCopyable<U>, int> = 0>
+  static uint64_t EncodedSize(const std::vector<T, A>& values) {
+    return sizeof(uint64_t) + values.size() * sizeof(T);
   }
   static absl::Status Decode(Reader& in, std::vector<T, A>& values) {
     uint64_t count = 0;

@@ -224,6 +224,28 @@ absl::Status StatelessProcessGroup::Publish(MessageKind kind, int dst,
                                  ResolveDeadline(deadline));
 }
 
+absl::Status StatelessProcessGroup::PublishEncoded(MessageKind kind, int dst, uint64_t size,
+                                                   absl::FunctionRef<bool(char*)> encode,
+                                                   Deadline deadline) {
+  dist::WindowChannel& channel = *impl_->channel;
+  if (size > channel.max_chunk_bytes()) {
+    // Several chunks: encode once into the send buffer, copy chunk by chunk.
+    impl_->send_buffer.resize(size);
+    if (!encode(impl_->send_buffer.data())) {
+      return absl::InternalError(absl::StrCat(
+          "group '", impl_->name, "': an object's codec did not write the ", size,
+          " bytes it announced; nothing was published"));
+    }
+    return Publish(kind, dst, deadline);
+  }
+  return channel.Publish(
+      kind, dst, size,
+      [encode](char* destination, uint64_t offset, uint64_t bytes) {
+        return offset == 0 && encode(destination);  // one chunk: all of it
+      },
+      ResolveDeadline(deadline));
+}
+
 absl::Status StatelessProcessGroup::TakePayload(MessageKind kind, int src,
                                                 Deadline deadline,
                                                 dist::InPlaceReader* in_place,

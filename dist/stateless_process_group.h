@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -105,8 +106,7 @@ class StatelessProcessGroup {
   template <typename T>
   absl::Status send_obj(const T& obj, int dst, Deadline deadline = {}) {
     if (absl::Status status = CheckPeer("send_obj", dst); !status.ok()) return status;
-    dist::EncodeTo(obj, &send_buffer());
-    return Publish(dist::MessageKind::kSend, dst, deadline);
+    return PublishObject(dist::MessageKind::kSend, dst, obj, deadline);
   }
 
   template <typename T>
@@ -133,9 +133,8 @@ class StatelessProcessGroup {
       return status;
     }
     if (rank() == src) {
-      dist::EncodeTo(obj, &send_buffer());
-      absl::Status status = Publish(dist::MessageKind::kBroadcast,
-                                    dist::MessageKey::kEveryRank, deadline);
+      absl::Status status = PublishObject(dist::MessageKind::kBroadcast,
+                                          dist::MessageKey::kEveryRank, obj, deadline);
       if (!status.ok()) return status;
       return obj;
     }
@@ -150,9 +149,8 @@ class StatelessProcessGroup {
   template <typename T>
   absl::StatusOr<std::vector<T>> all_gather_obj(const T& obj, Deadline deadline = {}) {
     if (absl::Status status = CheckUsable("all_gather_obj"); !status.ok()) return status;
-    dist::EncodeTo(obj, &send_buffer());
-    absl::Status status = Publish(dist::MessageKind::kAllGather,
-                                  dist::MessageKey::kEveryRank, deadline);
+    absl::Status status = PublishObject(dist::MessageKind::kAllGather,
+                                        dist::MessageKey::kEveryRank, obj, deadline);
     if (!status.ok()) return status;
     std::vector<T> gathered(world_size());
     for (int src = 0; src < world_size(); ++src) {
@@ -207,6 +205,28 @@ class StatelessProcessGroup {
   std::string& receive_buffer();
   // Publishes send_buffer() to `dst` (or MessageKey::kEveryRank).
   absl::Status Publish(dist::MessageKind kind, int dst, Deadline deadline);
+  // Publishes a `size`-byte payload that `encode(destination)` writes,
+  // straight into the window when it fits in one chunk.
+  absl::Status PublishEncoded(dist::MessageKind kind, int dst, uint64_t size,
+                              absl::FunctionRef<bool(char*)> encode, Deadline deadline);
+
+  // Encodes `obj` for `dst`: a large object whose codec knows its size
+  // goes straight into the window, anything else through send_buffer().
+  template <typename T>
+  absl::Status PublishObject(dist::MessageKind kind, int dst, const T& obj,
+                             Deadline deadline) {
+    if constexpr (dist::kHasEncodedSize<T>) {
+      const uint64_t size = dist::FramedSize(obj);
+      if (size >= dist::kInPlaceBytes) {
+        return PublishEncoded(
+            kind, dst, size,
+            [&obj, size](char* destination) { return dist::EncodeInto(obj, destination, size); },
+            deadline);
+      }
+    }
+    dist::EncodeTo(obj, &send_buffer());
+    return Publish(kind, dst, deadline);
+  }
   // Puts the next payload of `kind` from `src` (a held one first) into
   // receive_buffer(), or hands a large one to `in_place` straight from the
   // window (*read_in_place; see WindowChannel::Fetch).

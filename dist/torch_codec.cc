@@ -81,6 +81,13 @@ void Codec<at::Tensor>::Encode(const at::Tensor& tensor, Writer& out) {
   if (bytes > 0) out.PutBytes(dense.data_ptr(), bytes);
 }
 
+uint64_t Codec<at::Tensor>::EncodedSize(const at::Tensor& tensor) {
+  if (!tensor.defined()) return sizeof(uint64_t);
+  // dtype, dims, sizes, byte count, then the bytes of a dense copy.
+  return sizeof(uint64_t) * (3 + tensor.dim()) +
+         static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
+}
+
 absl::Status Codec<at::Tensor>::Decode(Reader& in, at::Tensor& tensor) {
   uint64_t dtype = 0, dims = 0, bytes = 0;
   if (absl::Status status = in.GetU64(dtype); !status.ok()) return status;

@@ -30,6 +30,7 @@ template <>
 struct Codec<at::Tensor> {
   static std::string Tag() { return "tensor"; }
   static void Encode(const at::Tensor& tensor, Writer& out);
+  static uint64_t EncodedSize(const at::Tensor& tensor);
   static absl::Status Decode(Reader& in, at::Tensor& tensor);
 };
 

@@ -174,6 +174,17 @@ uint64_t WindowChannel::descriptor_offset(int dst, uint64_t slot) const {
 absl::Status WindowChannel::Publish(MessageKind kind, int dst,
                                     absl::string_view bytes,
                                     absl::Time deadline) {
+  return Publish(
+      kind, dst, bytes.size(),
+      [bytes](char* destination, uint64_t offset, uint64_t chunk_bytes) {
+        std::memcpy(destination, bytes.data() + offset, chunk_bytes);
+        return true;
+      },
+      deadline);
+}
+
+absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
+                                    ChunkWriter write, absl::Time deadline) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
   OutStream& stream = out_stream(dst);
   MessageKey key{kind, rank_, dst, stream.next_message};
@@ -190,38 +201,45 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
 
   const uint64_t entry_id = first_entry_id_ + entries_.size();
   bool entry_added = false;
+  // Part of the message is out: readers must drop it, not wait for the
+  // rest. The marker goes out as soon as a ring slot frees up.
+  auto withdraw = [&] {
+    if (!entry_added) return;
+    stream.withdrawn_message = key.seq;
+    ++stream.next_message;
+    entries_[entry_id - first_entry_id_].open = false;
+    PopFinishedEntries();
+  };
   uint64_t offset = 0;
   do {
-    const uint64_t chunk_bytes =
-        std::min<uint64_t>(max_chunk_bytes_, bytes.size() - offset);
+    const uint64_t chunk_bytes = std::min<uint64_t>(max_chunk_bytes_, size - offset);
     absl::StatusOr<uint64_t> block =
         WaitForRoom(dst, chunk_bytes, key, deadline);
     if (!block.ok()) {
-      if (entry_added) {
-        // Part of the message is out: readers must drop it, not wait for
-        // the rest. The marker goes out as soon as a ring slot frees up.
-        stream.withdrawn_message = key.seq;
-        ++stream.next_message;
-        entries_[entry_id - first_entry_id_].open = false;
-        PopFinishedEntries();
-      }
+      withdraw();
       return block.status();
-    }
-    if (!entry_added) {
-      entries_.push_back({key, now, /*live_chunks=*/0, /*open=*/true});
-      entry_added = true;
     }
     Descriptor descriptor{};
     descriptor.slot_plus_one = stream.next_slot + 1;
     descriptor.kind = static_cast<uint64_t>(kind);
     descriptor.state = static_cast<uint64_t>(DescriptorState::kPublished);
     descriptor.message_seq = key.seq;
-    descriptor.message_bytes = bytes.size();
+    descriptor.message_bytes = size;
     descriptor.chunk_offset = offset;
     descriptor.chunk_bytes = chunk_bytes;
     descriptor.data_offset = *block;
     descriptor.publish_time_ns = UnixNanos(now);
-    WriteChunk(dst, descriptor, bytes.substr(offset, chunk_bytes));
+    if (!WriteChunk(dst, descriptor, write)) {
+      if (*block != Descriptor::kInline) allocator_.Free(*block, chunk_bytes);
+      withdraw();
+      return absl::InternalError(absl::StrCat(
+          Where(), ": ", key.ToString(), ": the object's codec did not write the ", size,
+          " bytes it announced; nothing was published"));
+    }
+    if (!entry_added) {
+      entries_.push_back({key, now, /*live_chunks=*/0, /*open=*/true});
+      entry_added = true;
+    }
     stream.pending.push_back(
         {stream.next_slot, *block, chunk_bytes, entry_id, true});
     if (entries_[entry_id - first_entry_id_].live_chunks++ == 0) {
@@ -231,15 +249,15 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
     offset += chunk_bytes;
     stats_.peak_bytes_in_use =
         std::max(stats_.peak_bytes_in_use, allocator_.bytes_in_use());
-  } while (offset < bytes.size());
+  } while (offset < size);
 
   ++stream.next_message;
   ++stats_.objects_sent;
-  stats_.bytes_sent += bytes.size();
+  stats_.bytes_sent += size;
   entries_[entry_id - first_entry_id_].open = false;
   PopFinishedEntries();
   VLOG(2) << Where() << ": published " << key.ToString() << " ("
-          << bytes.size() << " bytes)";
+          << size << " bytes)";
   return absl::OkStatus();
 }
 
@@ -300,18 +318,19 @@ std::string WindowChannel::Laggards(int dst, uint64_t slot,
                        : absl::StrCat("rank(s) ", absl::StrJoin(ranks, ", "));
 }
 
-void WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
-                               absl::string_view chunk) {
+bool WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
+                               ChunkWriter write) {
   Descriptor sealed = descriptor;
-  if (chunk.empty()) {
-    // Nothing to copy (and memcpy must not see the null data() of {}).
-  } else if (sealed.data_offset == Descriptor::kInline) {
-    std::memcpy(sealed.inline_data, chunk.data(), chunk.size());
-  } else {
-    std::memcpy(local(sealed.data_offset), chunk.data(), chunk.size());
+  char* destination = sealed.data_offset == Descriptor::kInline
+                          ? reinterpret_cast<char*>(sealed.inline_data)
+                          : reinterpret_cast<char*>(local(sealed.data_offset));
+  // (memcpy must not see the null data() of an empty chunk.)
+  if (sealed.chunk_bytes > 0 &&
+      !write(destination, sealed.chunk_offset, sealed.chunk_bytes)) {
+    return false;
   }
   if (options_.verify_payloads) {
-    sealed.payload_hash = Hash64(chunk.data(), chunk.size());
+    sealed.payload_hash = Hash64(destination, sealed.chunk_bytes);
   }
   sealed.Seal();
   // The data must be visible before the descriptor that points at it; a
@@ -320,6 +339,7 @@ void WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
   std::memcpy(local(descriptor_offset(dst, descriptor.slot_plus_one - 1)),
               &sealed, sizeof(sealed));
   MPI_Win_sync(window_);
+  return true;
 }
 
 absl::Status WindowChannel::PublishWithdrawal(int dst, absl::Time deadline) {
@@ -334,7 +354,7 @@ absl::Status WindowChannel::PublishWithdrawal(int dst, absl::Time deadline) {
   marker.message_seq = *stream.withdrawn_message;
   marker.data_offset = Descriptor::kInline;
   marker.publish_time_ns = UnixNanos(options_.clock());
-  WriteChunk(dst, marker, {});
+  WriteChunk(dst, marker, [](char*, uint64_t, uint64_t) { return true; });
   // Not live: nothing to free, but it holds its ring slot until read.
   stream.pending.push_back(
       {stream.next_slot, Descriptor::kInline, 0, /*entry_id=*/0, false});

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -103,6 +104,17 @@ class WindowChannel {
   absl::Status Publish(MessageKind kind, int dst, absl::string_view bytes,
                        absl::Time deadline);
 
+  // The same for a message of `size` bytes that `write(destination, offset,
+  // bytes)` puts, chunk by chunk, straight into this member's segment. It
+  // may refuse (false): then nothing is published and Publish returns
+  // InternalError.
+  using ChunkWriter =
+      absl::FunctionRef<bool(char* destination, uint64_t offset, uint64_t bytes)>;
+  absl::Status Publish(MessageKind kind, int dst, uint64_t size, ChunkWriter write,
+                       absl::Time deadline);
+  // Messages up to this size go in one chunk.
+  uint64_t max_chunk_bytes() const { return max_chunk_bytes_; }
+
   // Fetches the next message of `kind` published by `src` for this rank.
   // DeadlineExceeded names the key it waited for; NotFound says the message
   // expired at the publisher before it was read; FailedPrecondition a
@@ -116,7 +128,6 @@ class WindowChannel {
   // InvalidArgument (asked for as the wrong type), the message is copied
   // into `message` as well and Fetch returns OK with *read_in_place false,
   // so that the caller can keep it.
-  static constexpr uint64_t kInPlaceBytes = uint64_t{256} << 10;
   absl::Status Fetch(MessageKind kind, int src, absl::Time deadline,
                      std::string* message, InPlaceReader* in_place = nullptr,
                      bool* read_in_place = nullptr);
@@ -183,9 +194,10 @@ class WindowChannel {
   absl::StatusOr<uint64_t> WaitForRoom(int dst, uint64_t bytes,
                                        const MessageKey& key,
                                        absl::Time deadline);
-  // Writes one descriptor (and its data) into this member's segment.
-  void WriteChunk(int dst, const Descriptor& descriptor,
-                  absl::string_view chunk);
+  // Writes one chunk's data (with `write`) and then its descriptor into
+  // this member's segment; false, with nothing published, if `write`
+  // refused.
+  bool WriteChunk(int dst, const Descriptor& descriptor, ChunkWriter write);
   // Publishes the marker of a message withdrawn part-way, if any.
   absl::Status PublishWithdrawal(int dst, absl::Time deadline);
   void ExpireDataAt(absl::Time now);

@@ -188,6 +188,33 @@ T DecodeWithPrefix(const std::string& payload, size_t prefix, CountingSource& so
   return value;
 }
 
+template <typename T>
+void ExpectEncodedInPlaceAsInMemory(const T& value) {
+  const std::string expected = Encode(value);
+  ASSERT_EQ(FramedSize(value), expected.size()) << Codec<T>::Tag();
+  std::string span(expected.size(), '\0');
+  ASSERT_TRUE(EncodeInto(value, span.data(), span.size())) << Codec<T>::Tag();
+  EXPECT_EQ(span, expected) << Codec<T>::Tag();
+  // A wrong size is refused, never overrun.
+  std::string short_span(expected.size() + 8, '\0');
+  EXPECT_FALSE(EncodeInto(value, short_span.data(), expected.size() - 1));
+  EXPECT_EQ(short_span.substr(expected.size() - 1), std::string(9, '\0'));
+  EXPECT_FALSE(EncodeInto(value, short_span.data(), expected.size() + 1));
+}
+
+TEST(InPlaceEncodeTest, SizedTypesEncodeIntoASpanAsInMemory) {
+  ExpectEncodedInPlaceAsInMemory(int64_t{-5});
+  ExpectEncodedInPlaceAsInMemory(std::string(1000, 'x'));
+  ExpectEncodedInPlaceAsInMemory(std::vector<double>(1000, 0.5));
+  ExpectEncodedInPlaceAsInMemory(std::vector<uint8_t>());
+  static_assert(kHasEncodedSize<std::vector<float>>);
+  static_assert(kHasEncodedSize<std::string>);
+  // Sizing these would take a pass over them: they go through a buffer.
+  static_assert(!kHasEncodedSize<std::vector<std::string>>);
+  static_assert(!kHasEncodedSize<std::vector<bool>>);
+  static_assert(!kHasEncodedSize<std::map<int, int>>);
+}
+
 TEST(InPlaceDecodeTest, EveryTypeDecodesFromAnyPrefix) {
   const std::vector<uint8_t> bytes(3 << 20, 7);
   std::vector<std::string> words;

@@ -13,6 +13,26 @@
 #include "dist/stateless_process_group.h"
 #include "tests/mpi_test_util.h"
 
+// A user type whose codec announces a size it does not keep to (a bug in
+// user code the channel must survive).
+struct Misreported {
+  uint64_t announced = 0;
+  uint64_t written = 0;
+};
+
+template <>
+struct fastvideo::dist::Codec<Misreported> {
+  static std::string Tag() { return "Misreported"; }
+  static void Encode(const Misreported& value, Writer& out) {
+    out.PutBytes(std::string(value.written, 'm').data(), value.written);
+  }
+  static absl::Status Decode(Reader& in, Misreported& value) {
+    value.written = in.remaining();
+    return in.GetBytes(std::string(value.written, '\0').data(), value.written);
+  }
+  static uint64_t EncodedSize(const Misreported& value) { return value.announced; }
+};
+
 namespace fastvideo {
 namespace {
 
@@ -145,6 +165,30 @@ TEST(FaultsTest, EmptyObjectsAndSendToSelf) {
   EXPECT_OK(group.recv_obj<std::monostate>(me).status());
   ASSERT_OK_AND_ASSIGN(auto all, group.all_gather_obj(std::string()));
   EXPECT_EQ(all.size(), static_cast<size_t>(group.world_size()));
+}
+
+TEST(FaultsTest, ACodecThatMisreportsItsSizePublishesNothing) {
+  GroupOptions options = OneMebibyteWindow();
+  options.window_bytes = 8 << 20;  // chunks of about 2 MiB
+  ASSERT_OK_AND_ASSIGN(StatelessProcessGroup group,
+                       StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
+  const int me = group.rank(), n = group.world_size();
+  const int dst = (me + 1) % n, src = (me - 1 + n) % n;
+  // Large enough to be encoded straight into the window (one chunk), and
+  // through the send buffer (several chunks).
+  for (uint64_t announced : {uint64_t{300} << 10, uint64_t{3} << 20}) {
+    for (uint64_t written : {announced - 1, announced + 1}) {
+      absl::Status status = group.send_obj(Misreported{announced, written}, dst);
+      EXPECT_TRUE(absl::IsInternal(status)) << status;
+      EXPECT_THAT(std::string(status.message()), HasSubstr("did not write the"));
+    }
+  }
+  EXPECT_TRUE(group.entries().empty());
+  EXPECT_EQ(group.send_dst_counter()[dst], 0u);
+  // Nothing half-published: the next object is the first the peer sees.
+  ASSERT_OK(group.send_obj(Misreported{300 << 10, 300 << 10}, dst));
+  ASSERT_OK_AND_ASSIGN(Misreported got, group.recv_obj<Misreported>(src));
+  EXPECT_EQ(got.written, uint64_t{300} << 10);
 }
 
 TEST(FaultsTest, MismatchedCollectivesAreReportedNotMisdelivered) {

@@ -121,6 +121,19 @@ class MemorySource final : public ByteSource {
   absl::string_view payload_;
 };
 
+TEST(TorchCodecTest, TensorsEncodeIntoASpanAsInMemory) {
+  const at::Tensor base = torch::arange(24, torch::kFloat64).reshape({4, 6});
+  for (const at::Tensor& tensor :
+       {base, base.t(), base.slice(1, 0, 6, 2), torch::zeros({0, 3}), at::Tensor(),
+        torch::tensor(7, torch::kInt8), base.to_sparse()}) {
+    const std::string expected = Encode(tensor);
+    ASSERT_EQ(FramedSize(tensor), expected.size());
+    std::string span(expected.size(), '\0');
+    ASSERT_TRUE(EncodeInto(tensor, span.data(), span.size()));
+    EXPECT_EQ(span, expected);
+  }
+}
+
 TEST(TorchCodecTest, TensorsAndIValuesDecodeInPlace) {
   const at::Tensor big = torch::arange(1 << 18, torch::kFloat32);
   c10::impl::GenericDict config(c10::StringType::get(), c10::AnyType::get());
