@@ -20,7 +20,7 @@ absl::Status Reader::GetView(size_t size, absl::string_view& view) {
     return absl::OkStatus();
   }
   if (size > remaining()) return Truncated(size);
-  std::string& copy = views_.emplace_back(size, '\0');
+  std::string& copy = *views_.emplace_back(std::make_unique<std::string>(size, '\0'));
   view = copy;
   return GetBytes(copy.data(), size);
 }

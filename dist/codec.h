@@ -33,8 +33,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -163,7 +163,9 @@ class Reader {
   uint64_t source_left_ = 0;  // bytes still at the source
   std::string buffer_;        // refills from the source
   bool in_buffer_ = false;    // bytes_ points into buffer_ (moves on refill)
-  std::deque<std::string> views_;  // GetView copies that must stay put
+  // GetView copies that must stay put (a vector: constructing a Reader,
+  // which every receive does, must not allocate).
+  std::vector<std::unique_ptr<std::string>> views_;
 };
 
 // The smallest encoding of a T, to bound counts read from a peer.

@@ -265,7 +265,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
                                                     const MessageKey& key,
                                                     absl::Time deadline) {
   OutStream& stream = out_stream(dst);
-  std::vector<uint64_t> acked;
+  std::vector<uint64_t>& acked = acked_;
   Backoff backoff(oversubscribed_);
   while (true) {
     if (absl::Status status = ReadAcks(&acked); !status.ok()) return status;
@@ -427,8 +427,7 @@ void WindowChannel::PopFinishedEntries() {
 
 absl::Status WindowChannel::Progress() {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  std::vector<uint64_t> acked;
-  if (absl::Status status = ReadAcks(&acked); !status.ok()) return status;
+  if (absl::Status status = ReadAcks(&acked_); !status.ok()) return status;
   // Markers that still find no room wait for the next call.
   for (int dst = MessageKey::kEveryRank; dst < world_size_; ++dst) {
     absl::Status status = PublishWithdrawal(dst, absl::InfinitePast());

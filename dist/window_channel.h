@@ -248,6 +248,7 @@ class WindowChannel {
   std::vector<InStream> p2p_in_;    // by source
   std::vector<InStream> bcast_in_;  // by source
   std::deque<Entry> entries_;
+  std::vector<uint64_t> acked_;  // ReadAcks' words, kept to spare an allocation
   uint64_t first_entry_id_ = 0;
   uint64_t barrier_epoch_ = 0;
   ChannelStats stats_;

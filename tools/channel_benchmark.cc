@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -33,7 +34,9 @@ ABSL_FLAG(int, iterations, 2000, "iterations of each latency measurement");
 ABSL_FLAG(int, rounds, 5,
           "rounds per row, channel and MPI alternating; the median is kept");
 ABSL_FLAG(int, bandwidth_iterations, 20, "messages per bandwidth measurement");
-ABSL_FLAG(int64_t, window_mib, 256, "window segment per rank, MiB");
+// 512 MiB: a 64 MiB object fits in one chunk (a quarter of the data area)
+// and is written and read in place.
+ABSL_FLAG(int64_t, window_mib, 512, "window segment per rank, MiB");
 ABSL_FLAG(std::string, json, "", "also write the results to this JSON file");
 ABSL_FLAG(std::string, measures, "latency,bandwidth,collectives",
           "which rows to measure (comma-separated): latency, sweep (p2p latency "
@@ -125,6 +128,64 @@ Row P2pLatency(StatelessProcessGroup& group, int rank, int iterations, size_t by
   // Ping-pong: one iteration is two one-way trips.
   return {absl::StrCat("p2p latency, ", bytes, " B"), "us", channel / 2 * 1e6,
           mpi / 2 * 1e6, bytes};
+}
+
+// The floor of any pull design, in raw MPI: each side stores a 64-byte
+// message and a sequence number in its own window, and the peer polls for
+// it with MPI_Get + MPI_Win_flush (no descriptor, no acknowledgement, no
+// encoding). Compared with the channel's 64-byte ping-pong.
+Row PullFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
+  struct Slot {
+    uint64_t seq;
+    char payload[64];
+  };
+  Slot* mine = nullptr;
+  MPI_Win window;
+  MPI_Win_allocate(sizeof(Slot), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &window);
+  std::memset(mine, 0, sizeof(Slot));
+  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
+  MPI_Win_sync(window);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const std::string object(64, 'x');
+  std::string buffer(64, '\0');
+  uint64_t seq = 0;
+  auto publish = [&] {
+    std::memcpy(mine->payload, object.data(), object.size());
+    __atomic_store_n(&mine->seq, seq, __ATOMIC_RELEASE);
+    MPI_Win_sync(window);
+  };
+  auto await = [&](int peer) {
+    Slot got{};
+    do {
+      MPI_Get(&got, sizeof(Slot), MPI_BYTE, peer, 0, sizeof(Slot), MPI_BYTE, window);
+      MPI_Win_flush(peer, window);
+    } while (got.seq < seq);
+    std::memcpy(buffer.data(), got.payload, buffer.size());
+  };
+  auto [channel, pull] = Compare(
+      iterations,
+      [&] {
+        if (rank == 0) {
+          Check(group.send_obj(object, 1));
+          Check(group.recv_obj_into(buffer, 1));
+        } else if (rank == 1) {
+          Check(group.recv_obj_into(buffer, 0));
+          Check(group.send_obj(object, 0));
+        }
+      },
+      [&] {
+        ++seq;
+        if (rank == 0) {
+          publish();
+          await(1);
+        } else if (rank == 1) {
+          await(0);
+          publish();
+        }
+      });
+  MPI_Win_unlock_all(window);
+  MPI_Win_free(&window);
+  return {"p2p 64 B vs MPI_Get polling", "us", channel / 2 * 1e6, pull / 2 * 1e6, 64};
 }
 
 // `messages` objects of `bytes` from rank 0 to rank 1, then one small ack.
@@ -251,6 +312,7 @@ int Main() {
   std::vector<Row> rows;
   if (size >= 2 && wanted("latency")) {
     rows.push_back(P2pLatency(group, rank, iterations, 64));
+    rows.push_back(PullFloorLatency(group, rank, iterations));
   }
   std::vector<Row> sweep;
   if (size >= 2 && wanted("sweep")) {
