@@ -195,11 +195,19 @@ absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
 absl::Status ReadFrameHeader(Reader& reader, absl::string_view expected_tag);
 }  // namespace codec_internal
 
+// Codec<T>::Tag(), built once per type (tags of nested types are built
+// with StrCat; messages are many).
+template <typename T>
+const std::string& TagOf() {
+  static const std::string tag = Codec<T>::Tag();
+  return tag;
+}
+
 // Encodes `value` into `payload`, reusing its capacity.
 template <typename T>
 void EncodeTo(const T& value, std::string* payload) {
   payload->clear();
-  const size_t length_at = codec_internal::BeginFrame(Codec<T>::Tag(), payload);
+  const size_t length_at = codec_internal::BeginFrame(TagOf<T>(), payload);
   Writer writer(payload);
   Codec<T>::Encode(value, writer);
   codec_internal::EndFrame(length_at, payload);
@@ -217,14 +225,14 @@ constexpr bool kHasEncodedSize<
 // The size of `value`'s payload, frame included (needs kHasEncodedSize<T>).
 template <typename T>
 uint64_t FramedSize(const T& value) {
-  return codec_internal::FrameHeaderBytes(Codec<T>::Tag()) + Codec<T>::EncodedSize(value);
+  return codec_internal::FrameHeaderBytes(TagOf<T>()) + Codec<T>::EncodedSize(value);
 }
 
 // Encodes `value` into the `size` bytes at `destination`, which FramedSize
 // gave; false if its codec wrote another amount (a codec bug).
 template <typename T>
 bool EncodeInto(const T& value, char* destination, uint64_t size) {
-  const std::string tag = Codec<T>::Tag();
+  const std::string& tag = TagOf<T>();
   const uint64_t header = codec_internal::FrameHeaderBytes(tag);
   if (size < header) return false;
   Writer writer(destination, size);
@@ -244,7 +252,7 @@ std::string Encode(const T& value) {
 // capacity, say). On error `value` is left valid but unspecified.
 template <typename T>
 absl::Status DecodeInto(absl::string_view payload, T& value) {
-  const std::string tag = Codec<T>::Tag();
+  const std::string& tag = TagOf<T>();
   absl::StatusOr<absl::string_view> body = codec_internal::Unframe(payload, tag);
   if (!body.ok()) return body.status();
   Reader reader(*body, tag);
@@ -264,7 +272,7 @@ absl::Status DecodeInto(absl::string_view payload, T& value) {
 template <typename T>
 absl::Status DecodeInPlace(absl::string_view prefix, uint64_t size, ByteSource& rest,
                            T& value) {
-  const std::string tag = Codec<T>::Tag();
+  const std::string& tag = TagOf<T>();
   Reader reader(prefix, size, &rest, tag);
   if (absl::Status status = codec_internal::ReadFrameHeader(reader, tag); !status.ok()) {
     return status;

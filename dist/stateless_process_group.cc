@@ -211,8 +211,11 @@ absl::Status StatelessProcessGroup::CheckPeer(const char* call, int peer) const 
       ": peer rank ", peer, " is out of range [0, ", world_size(), ")"));
 }
 
-absl::Time StatelessProcessGroup::ResolveDeadline(Deadline deadline) const {
-  return deadline ? *deadline : absl::Now() + impl_->options.default_timeout;
+dist::Deadline StatelessProcessGroup::ResolveDeadline(Deadline deadline) const {
+  // The default timeout counts from when the call first has to wait: a
+  // call that finds its message there never reads the clock.
+  return deadline ? dist::Deadline::At(*deadline)
+                  : dist::Deadline::After(impl_->options.default_timeout);
 }
 
 std::string& StatelessProcessGroup::send_buffer() { return impl_->send_buffer; }

@@ -12,8 +12,9 @@
 //   senders to one receiver never mix. broadcast_obj / all_gather_obj are
 //   in order per source; every member must make the same collective calls in
 //   the same order (a mismatch is reported, not mis-delivered).
-// - Every blocking call takes a deadline (default: options.default_timeout
-//   from now); running out gives DeadlineExceeded naming the group, this
+// - Every blocking call takes a deadline (default: options.default_timeout,
+//   counted from when the call first has to wait); running out gives
+//   DeadlineExceeded naming the group, this
 //   rank, the peer and the key. A payload of the wrong type gives
 //   InvalidArgument and stays queued for the next receive from that peer;
 //   a corrupt one gives DataLoss; an expired one NotFound.
@@ -65,7 +66,8 @@ struct GroupOptions {
   uint64_t ring_slots = 0;
   // Largest chunk of a message in the window; 0: a quarter of the data area.
   uint64_t max_chunk_bytes = 0;
-  // Deadline of blocking calls that are not given one.
+  // Deadline of blocking calls that are not given one, counted from when
+  // the call first has to wait.
   absl::Duration default_timeout = absl::Minutes(5);
   // The clock of expiration bookkeeping (tests inject a fake one).
   std::function<absl::Time()> clock = [] { return absl::Now(); };
@@ -198,7 +200,7 @@ class StatelessProcessGroup {
 
   absl::Status CheckUsable(const char* call) const;
   absl::Status CheckPeer(const char* call, int peer) const;
-  absl::Time ResolveDeadline(Deadline deadline) const;
+  dist::Deadline ResolveDeadline(Deadline deadline) const;
   // Reused buffers: encoded objects on their way out, payloads on their way
   // in (large objects would otherwise fault fresh pages on every call).
   std::string& send_buffer();

@@ -173,7 +173,7 @@ uint64_t WindowChannel::descriptor_offset(int dst, uint64_t slot) const {
 
 absl::Status WindowChannel::Publish(MessageKind kind, int dst,
                                     absl::string_view bytes,
-                                    absl::Time deadline) {
+                                    Deadline deadline) {
   return Publish(
       kind, dst, bytes.size(),
       [bytes](char* destination, uint64_t offset, uint64_t chunk_bytes) {
@@ -184,7 +184,7 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst,
 }
 
 absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
-                                    ChunkWriter write, absl::Time deadline) {
+                                    ChunkWriter write, Deadline deadline) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
   OutStream& stream = out_stream(dst);
   MessageKey key{kind, rank_, dst, stream.next_message};
@@ -263,7 +263,7 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
 
 absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
                                                     const MessageKey& key,
-                                                    absl::Time deadline) {
+                                                    Deadline& deadline) {
   OutStream& stream = out_stream(dst);
   std::vector<uint64_t>& acked = acked_;
   Backoff backoff(oversubscribed_);
@@ -278,7 +278,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
         return *block;
       }
     }
-    if (backoff.ShouldCheckClock() && absl::Now() >= deadline) {
+    if (backoff.ShouldCheckClock() && deadline.Passed()) {
       const uint64_t oldest =
           stream.pending.empty() ? stream.next_slot : stream.pending.front().slot;
       return absl::ResourceExhaustedError(absl::StrCat(
@@ -342,7 +342,7 @@ bool WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
   return true;
 }
 
-absl::Status WindowChannel::PublishWithdrawal(int dst, absl::Time deadline) {
+absl::Status WindowChannel::PublishWithdrawal(int dst, Deadline& deadline) {
   OutStream& stream = out_stream(dst);
   if (!stream.withdrawn_message) return absl::OkStatus();
   const MessageKey key{MessageKind::kSend, rank_, dst, *stream.withdrawn_message};
@@ -430,7 +430,8 @@ absl::Status WindowChannel::Progress() {
   if (absl::Status status = ReadAcks(&acked_); !status.ok()) return status;
   // Markers that still find no room wait for the next call.
   for (int dst = MessageKey::kEveryRank; dst < world_size_; ++dst) {
-    absl::Status status = PublishWithdrawal(dst, absl::InfinitePast());
+    Deadline now = Deadline::At(absl::InfinitePast());
+    absl::Status status = PublishWithdrawal(dst, now);
     if (!status.ok() && !absl::IsResourceExhausted(status)) return status;
   }
   return absl::OkStatus();
@@ -484,7 +485,7 @@ std::vector<std::pair<std::string, absl::Time>> WindowChannel::entries() const {
 // ------------------------------------------------------------------ reading
 
 absl::Status WindowChannel::Fetch(MessageKind kind, int src,
-                                  absl::Time deadline, std::string* out,
+                                  Deadline deadline, std::string* out,
                                   InPlaceReader* in_place, bool* read_in_place) {
   if (read_in_place != nullptr) *read_in_place = false;
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
@@ -710,7 +711,7 @@ absl::Status WindowChannel::ExpiredError(const MessageKey& key, uint64_t publish
 absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
                                               uint64_t slot,
                                               const MessageKey& key,
-                                              absl::Time deadline,
+                                              Deadline& deadline,
                                               Descriptor* descriptor) {
   Backoff backoff(oversubscribed_);
   while (true) {
@@ -730,7 +731,7 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
           " was overwritten by slot ", descriptor->slot_plus_one - 1,
           " before it was read"));
     }
-    if (backoff.ShouldCheckClock() && absl::Now() >= deadline) {
+    if (backoff.ShouldCheckClock() && deadline.Passed()) {
       return absl::DeadlineExceededError(absl::StrCat(
           Where(), ": timed out waiting for ", MessageKindName(key.kind),
           " ", key.ToString(), " from rank ", src,
@@ -776,7 +777,7 @@ void WindowChannel::DriveProgress() {
   MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE);
 }
 
-absl::Status WindowChannel::Barrier(absl::Time deadline) {
+absl::Status WindowChannel::Barrier(Deadline deadline) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
   const uint64_t epoch = ++barrier_epoch_;
   const uint64_t one = 1;
@@ -797,7 +798,7 @@ absl::Status WindowChannel::Barrier(absl::Time deadline) {
         return status;
       }
       if (arrivals >= epoch) break;
-      if (backoff.ShouldCheckClock() && absl::Now() >= deadline) {
+      if (backoff.ShouldCheckClock() && deadline.Passed()) {
         return absl::DeadlineExceededError(absl::StrCat(
             Where(), ": barrier #", epoch - 1, " timed out in round ", round,
             " waiting for rank ", from, " to arrive"));

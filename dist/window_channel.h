@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "dist/block_allocator.h"
 #include "dist/byte_source.h"
+#include "dist/deadline.h"
 #include "dist/message_key.h"
 #include "dist/segment_layout.h"
 
@@ -102,7 +103,7 @@ class WindowChannel {
   // then fails with ResourceExhausted naming the readers that hold it up;
   // a message cut short that way is withdrawn, never half-delivered.
   absl::Status Publish(MessageKind kind, int dst, absl::string_view bytes,
-                       absl::Time deadline);
+                       Deadline deadline);
 
   // The same for a message of `size` bytes that `write(destination, offset,
   // bytes)` puts, chunk by chunk, straight into this member's segment. It
@@ -111,7 +112,7 @@ class WindowChannel {
   using ChunkWriter =
       absl::FunctionRef<bool(char* destination, uint64_t offset, uint64_t bytes)>;
   absl::Status Publish(MessageKind kind, int dst, uint64_t size, ChunkWriter write,
-                       absl::Time deadline);
+                       Deadline deadline);
   // Messages up to this size go in one chunk.
   uint64_t max_chunk_bytes() const { return max_chunk_bytes_; }
 
@@ -128,13 +129,13 @@ class WindowChannel {
   // InvalidArgument (asked for as the wrong type), the message is copied
   // into `message` as well and Fetch returns OK with *read_in_place false,
   // so that the caller can keep it.
-  absl::Status Fetch(MessageKind kind, int src, absl::Time deadline,
+  absl::Status Fetch(MessageKind kind, int src, Deadline deadline,
                      std::string* message, InPlaceReader* in_place = nullptr,
                      bool* read_in_place = nullptr);
 
   // Dissemination barrier: ceil(log2(world_size)) rounds of one atomic add
   // and one wait each.
-  absl::Status Barrier(absl::Time deadline);
+  absl::Status Barrier(Deadline deadline);
 
   // Reclaims what readers acknowledged and publishes any pending withdrawal
   // marker; lets MPI progress (see the class comment).
@@ -193,13 +194,13 @@ class WindowChannel {
   // `bytes` of data space. Returns the block offset (kInline if inline).
   absl::StatusOr<uint64_t> WaitForRoom(int dst, uint64_t bytes,
                                        const MessageKey& key,
-                                       absl::Time deadline);
+                                       Deadline& deadline);
   // Writes one chunk's data (with `write`) and then its descriptor into
   // this member's segment; false, with nothing published, if `write`
   // refused.
   bool WriteChunk(int dst, const Descriptor& descriptor, ChunkWriter write);
   // Publishes the marker of a message withdrawn part-way, if any.
-  absl::Status PublishWithdrawal(int dst, absl::Time deadline);
+  absl::Status PublishWithdrawal(int dst, Deadline& deadline);
   void ExpireDataAt(absl::Time now);
   absl::Status ReadAcks(std::vector<uint64_t>* acked);
   void Release(PendingChunk& chunk, bool by_expiration);
@@ -220,7 +221,7 @@ class WindowChannel {
   absl::Status ExpiredError(const MessageKey& key, uint64_t published_ns,
                             uint64_t expired_ns) const;
   absl::Status WaitForDescriptor(int src, uint64_t offset, uint64_t slot,
-                                 const MessageKey& key, absl::Time deadline,
+                                 const MessageKey& key, Deadline& deadline,
                                  Descriptor* descriptor);
   absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value);
   // Reads 64-bit words of this member's own segment that peers update with
