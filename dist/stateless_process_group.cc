@@ -71,11 +71,23 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::Create(
     MPI_Comm_free(&comm);
     return parent_ranks.status();
   }
+  return FromOwnedComm(comm, *std::move(parent_ranks), std::move(options));
+}
+
+absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::FromOwnedComm(
+    MPI_Comm comm, std::vector<int> parent_ranks, GroupOptions options) {
   auto impl = std::make_unique<Impl>();
-  impl->parent_ranks = *std::move(parent_ranks);
+  impl->parent_ranks = std::move(parent_ranks);
   impl->options = std::move(options);
   impl->name = impl->options.name.empty() ? DefaultName(impl->parent_ranks)
                                           : impl->options.name;
+  if (impl->options.data_expiration_seconds < 0) {
+    // Checked here too so the message speaks the option's name.
+    MPI_Comm_free(&comm);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group '", impl->name, "': data_expiration_seconds must be >= 0, got ",
+        impl->options.data_expiration_seconds));
+  }
   dist::ChannelOptions channel_options;
   channel_options.name = impl->name;
   channel_options.segment_bytes = impl->options.window_bytes;
@@ -85,13 +97,6 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::Create(
       absl::Seconds(impl->options.data_expiration_seconds);
   channel_options.clock = impl->options.clock;
   channel_options.verify_payloads = impl->options.verify_payloads;
-  if (impl->options.data_expiration_seconds < 0) {
-    // Checked here too so the message speaks the option's name.
-    MPI_Comm_free(&comm);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "group '", impl->name, "': data_expiration_seconds must be >= 0, got ",
-        impl->options.data_expiration_seconds));
-  }
   absl::StatusOr<std::unique_ptr<dist::WindowChannel>> channel =
       dist::WindowChannel::Create(comm, std::move(channel_options));
   if (!channel.ok()) {
@@ -143,11 +148,8 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::CreateFromRanks(
   code = MPI_Comm_create_group(parent, group, tag, &comm);
   MPI_Group_free(&group);
   FV_RETURN_IF_MPI_ERROR(code);
-  if (options.name.empty()) options.name = DefaultName(ranks);
-  absl::StatusOr<StatelessProcessGroup> result = Create(comm, std::move(options));
-  MPI_Comm_free(&comm);  // Create() duplicated it
-  if (result.ok()) result->impl_->parent_ranks = std::move(ranks);
-  return result;
+  // Group rank i is ranks[i]: MPI_Group_incl keeps the list's order.
+  return FromOwnedComm(comm, std::move(ranks), std::move(options));
 }
 
 StatelessProcessGroup::StatelessProcessGroup(std::unique_ptr<Impl> impl)

@@ -197,6 +197,9 @@ class StatelessProcessGroup {
  private:
   struct Impl;
   explicit StatelessProcessGroup(std::unique_ptr<Impl> impl);
+  // Builds a group on `comm`, which it takes over (and frees on failure).
+  static absl::StatusOr<StatelessProcessGroup> FromOwnedComm(
+      MPI_Comm comm, std::vector<int> parent_ranks, GroupOptions options);
 
   absl::Status CheckUsable(const char* call) const;
   absl::Status CheckPeer(const char* call, int peer) const;

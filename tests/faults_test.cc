@@ -38,12 +38,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-GroupOptions OneMebibyteWindow() {
-  GroupOptions options;
-  options.window_bytes = 1 << 20;
-  options.default_timeout = absl::Seconds(60);
-  return options;
-}
+GroupOptions OneMebibyteWindow() { return testing::TestGroupOptions(1 << 20); }
 
 // Message i: 100 KB of the byte i, so a duplicate or a swap shows.
 std::string Payload(int i, size_t size = 100000) {

@@ -14,9 +14,8 @@ namespace fastvideo {
 namespace {
 
 TEST(LargeObjectTest, OneGibibyteThroughASixtyFourMebibyteSegment) {
-  GroupOptions options;
-  options.window_bytes = uint64_t{64} << 20;
-  options.default_timeout = absl::Seconds(200);
+  const GroupOptions options =
+      testing::TestGroupOptions(uint64_t{64} << 20, "", absl::Seconds(200));
   ASSERT_OK_AND_ASSIGN(StatelessProcessGroup group,
                        StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
   if (group.world_size() < 2) GTEST_SKIP() << "needs two ranks";
@@ -45,9 +44,8 @@ TEST(LargeObjectTest, OneGibibyteThroughASixtyFourMebibyteSegment) {
 // Above 2 GiB: MPI counts are int, so no single MPI call may carry it all;
 // the chunks (at most a quarter of the segment) keep every count small.
 TEST(LargeObjectTest, AnObjectAboveTwoGibibytes) {
-  GroupOptions options;
-  options.window_bytes = uint64_t{64} << 20;
-  options.default_timeout = absl::Seconds(300);
+  const GroupOptions options =
+      testing::TestGroupOptions(uint64_t{64} << 20, "", absl::Seconds(300));
   ASSERT_OK_AND_ASSIGN(StatelessProcessGroup group,
                        StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
   if (group.world_size() < 2) GTEST_SKIP() << "needs two ranks";

@@ -5,8 +5,14 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <cstdint>
+#include <string>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "dist/stateless_process_group.h"
 
 #define ASSERT_OK(expr)                                  \
   do {                                                   \
@@ -42,6 +48,17 @@ inline int WorldSize() {
   int size = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   return size;
+}
+
+// Options of a test's group: its window and a default timeout well below
+// the harness's, so that a hang fails with a message naming what it waited for.
+inline GroupOptions TestGroupOptions(uint64_t window_bytes, std::string name = "",
+                                     absl::Duration timeout = absl::Seconds(60)) {
+  GroupOptions options;
+  options.name = std::move(name);
+  options.window_bytes = window_bytes;
+  options.default_timeout = timeout;
+  return options;
 }
 
 }  // namespace fastvideo::testing

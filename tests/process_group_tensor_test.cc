@@ -15,11 +15,8 @@ namespace {
 using ::testing::HasSubstr;
 
 StatelessProcessGroup MakeWorld() {
-  GroupOptions options;
-  options.window_bytes = 4 << 20;
-  options.default_timeout = absl::Seconds(60);
   absl::StatusOr<StatelessProcessGroup> group =
-      StatelessProcessGroup::Create(MPI_COMM_WORLD, options);
+      StatelessProcessGroup::Create(MPI_COMM_WORLD, testing::TestGroupOptions(4 << 20));
   EXPECT_TRUE(group.ok()) << group.status();
   return *std::move(group);
 }

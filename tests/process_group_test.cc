@@ -22,11 +22,7 @@ using ::fastvideo::testing::WorldSize;
 using ::testing::HasSubstr;
 
 GroupOptions SmallWindow(std::string name = "") {
-  GroupOptions options;
-  options.name = std::move(name);
-  options.window_bytes = 1 << 20;
-  options.default_timeout = absl::Seconds(60);
-  return options;
+  return testing::TestGroupOptions(1 << 20, std::move(name));
 }
 
 StatelessProcessGroup MakeWorld(GroupOptions options = SmallWindow()) {

@@ -56,9 +56,7 @@ Message MakeMessage(uint64_t index, size_t size) {
 }
 
 TEST(RandomScheduleTest, HundredThousandOperationsLoseNothing) {
-  GroupOptions options;
-  options.window_bytes = 2 << 20;
-  options.default_timeout = absl::Seconds(120);
+  const GroupOptions options = testing::TestGroupOptions(2 << 20, "", absl::Seconds(120));
   ASSERT_OK_AND_ASSIGN(StatelessProcessGroup group,
                        StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
   const int n = group.world_size(), me = group.rank();
