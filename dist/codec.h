@@ -248,17 +248,14 @@ std::string Encode(const T& value) {
   return payload;
 }
 
-// Decodes into an existing `value`, reusing what it holds (a vector's
-// capacity, say). On error `value` is left valid but unspecified.
+namespace codec_internal {
+// Reads a whole framed payload from `reader`: the frame, the value, and
+// nothing after it.
 template <typename T>
-absl::Status DecodeInto(absl::string_view payload, T& value) {
+absl::Status DecodeFramed(Reader& reader, T& value) {
   const std::string& tag = TagOf<T>();
-  absl::StatusOr<absl::string_view> body = codec_internal::Unframe(payload, tag);
-  if (!body.ok()) return body.status();
-  Reader reader(*body, tag);
-  if (absl::Status status = Codec<T>::Decode(reader, value); !status.ok()) {
-    return status;
-  }
+  if (absl::Status status = ReadFrameHeader(reader, tag); !status.ok()) return status;
+  if (absl::Status status = Codec<T>::Decode(reader, value); !status.ok()) return status;
   if (reader.remaining() != 0) {
     return absl::DataLossError(absl::StrCat("corrupt '", tag, "' payload: ",
                                             reader.remaining(),
@@ -266,26 +263,23 @@ absl::Status DecodeInto(absl::string_view payload, T& value) {
   }
   return absl::OkStatus();
 }
+}  // namespace codec_internal
+
+// Decodes into an existing `value`, reusing what it holds (a vector's
+// capacity, say). On error `value` is left valid but unspecified.
+template <typename T>
+absl::Status DecodeInto(absl::string_view payload, T& value) {
+  Reader reader(payload, TagOf<T>());
+  return codec_internal::DecodeFramed(reader, value);
+}
 
 // Decodes a payload of `size` bytes read in place: `prefix` holds its
 // first bytes, `rest` the others (see Reader).
 template <typename T>
 absl::Status DecodeInPlace(absl::string_view prefix, uint64_t size, ByteSource& rest,
                            T& value) {
-  const std::string& tag = TagOf<T>();
-  Reader reader(prefix, size, &rest, tag);
-  if (absl::Status status = codec_internal::ReadFrameHeader(reader, tag); !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = Codec<T>::Decode(reader, value); !status.ok()) {
-    return status;
-  }
-  if (reader.remaining() != 0) {
-    return absl::DataLossError(absl::StrCat("corrupt '", tag, "' payload: ",
-                                            reader.remaining(),
-                                            " bytes left after the value"));
-  }
-  return absl::OkStatus();
+  Reader reader(prefix, size, &rest, TagOf<T>());
+  return codec_internal::DecodeFramed(reader, value);
 }
 
 // An InPlaceReader that decodes into `value`.

@@ -100,6 +100,18 @@ std::pair<double, double> Compare(int iterations, const std::function<void()>& c
   return {Median(channel_times), Median(mpi_times)};
 }
 
+// `object` from rank 0 to rank 1 and back through the channel.
+void ChannelPingPong(StatelessProcessGroup& group, int rank, const std::string& object,
+                     std::string& buffer) {
+  if (rank == 0) {
+    Check(group.send_obj(object, 1));
+    Check(group.recv_obj_into(buffer, 1));
+  } else if (rank == 1) {
+    Check(group.recv_obj_into(buffer, 0));
+    Check(group.send_obj(object, 0));
+  }
+}
+
 // One-way latency of a `bytes` object between ranks 0 and 1 (ping-pong / 2).
 Row P2pLatency(StatelessProcessGroup& group, int rank, int iterations, size_t bytes) {
   const std::string object(bytes, 'x');
@@ -107,15 +119,7 @@ Row P2pLatency(StatelessProcessGroup& group, int rank, int iterations, size_t by
   const int count = static_cast<int>(bytes);
   auto [channel, mpi] = Compare(
       iterations,
-      [&] {
-        if (rank == 0) {
-          Check(group.send_obj(object, 1));
-          Check(group.recv_obj_into(buffer, 1));
-        } else if (rank == 1) {
-          Check(group.recv_obj_into(buffer, 0));
-          Check(group.send_obj(object, 0));
-        }
-      },
+      [&] { ChannelPingPong(group, rank, object, buffer); },
       [&] {
         if (rank == 0) {
           MPI_Send(object.data(), count, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
@@ -164,15 +168,7 @@ Row PullFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
   };
   auto [channel, pull] = Compare(
       iterations,
-      [&] {
-        if (rank == 0) {
-          Check(group.send_obj(object, 1));
-          Check(group.recv_obj_into(buffer, 1));
-        } else if (rank == 1) {
-          Check(group.recv_obj_into(buffer, 0));
-          Check(group.send_obj(object, 0));
-        }
-      },
+      [&] { ChannelPingPong(group, rank, object, buffer); },
       [&] {
         ++seq;
         if (rank == 0) {
