@@ -186,7 +186,10 @@ class StatelessProcessGroup {
 
   // Tensor conveniences (dist/stateless_process_group_tensor.cc).
   absl::Status send(const at::Tensor& tensor, int dst, Deadline deadline = {});
-  // Receives into `tensor`, which must have the sender's shape and dtype.
+  // Receives into `tensor`, which must have the sender's shape and dtype
+  // (otherwise InvalidArgument, and the message stays queued); a large
+  // tensor lands in its storage straight from the sender's window. On
+  // error its contents are unspecified.
   absl::Status recv(at::Tensor& tensor, int src, Deadline deadline = {});
   absl::Status broadcast(at::Tensor& tensor, int src, Deadline deadline = {});
   // Reduces every member's tensor into each member's `tensor`, in rank
@@ -203,6 +206,8 @@ class StatelessProcessGroup {
 
   absl::Status CheckUsable(const char* call) const;
   absl::Status CheckPeer(const char* call, int peer) const;
+  // recv/broadcast into a tensor: it must be defined.
+  absl::Status CheckDestination(const at::Tensor& tensor, const char* call, int src) const;
   dist::Deadline ResolveDeadline(Deadline deadline) const;
   // Reused buffers: encoded objects on their way out, payloads on their way
   // in (large objects would otherwise fault fresh pages on every call).

@@ -8,28 +8,17 @@
 #include "dist/torch_codec.h"
 
 namespace fastvideo {
-namespace {
 
-// Copies `received` into `tensor` when their shapes and dtypes match.
-absl::Status CopyInto(const at::Tensor& received, at::Tensor& tensor,
-                      const std::string& where) {
-  if (!tensor.defined()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": the destination tensor is undefined"));
-  }
-  if (received.sizes() != tensor.sizes() ||
-      received.scalar_type() != tensor.scalar_type()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": received a ", c10::toString(received.scalar_type()),
-        " tensor of shape ", c10::str(received.sizes()), " into a ",
-        c10::toString(tensor.scalar_type()), " tensor of shape ",
-        c10::str(tensor.sizes())));
-  }
-  tensor.copy_(received);
-  return absl::OkStatus();
+using dist::MessageKey;
+using dist::MessageKind;
+
+absl::Status StatelessProcessGroup::CheckDestination(const at::Tensor& tensor,
+                                                     const char* call, int src) const {
+  if (tensor.defined()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("group '", name(), "' rank ", rank(), ": ",
+                                                 call, " from rank ", src,
+                                                 ": the destination tensor is undefined"));
 }
-
-}  // namespace
 
 absl::Status StatelessProcessGroup::send(const at::Tensor& tensor, int dst,
                                          Deadline deadline) {
@@ -38,21 +27,24 @@ absl::Status StatelessProcessGroup::send(const at::Tensor& tensor, int dst,
 
 absl::Status StatelessProcessGroup::recv(at::Tensor& tensor, int src,
                                          Deadline deadline) {
-  absl::StatusOr<at::Tensor> received = recv_obj<at::Tensor>(src, deadline);
-  if (!received.ok()) return received.status();
-  return CopyInto(*received, tensor,
-                  absl::StrCat("group '", name(), "' rank ", rank(),
-                               ": recv from rank ", src));
+  if (absl::Status status = CheckDestination(tensor, "recv", src); !status.ok()) {
+    return status;
+  }
+  dist::TensorInto into{&tensor};
+  return recv_obj_into(into, src, deadline);
 }
 
 absl::Status StatelessProcessGroup::broadcast(at::Tensor& tensor, int src,
                                               Deadline deadline) {
-  absl::StatusOr<at::Tensor> received = broadcast_obj(tensor, src, deadline);
-  if (!received.ok()) return received.status();
-  if (rank() == src) return absl::OkStatus();
-  return CopyInto(*received, tensor,
-                  absl::StrCat("group '", name(), "' rank ", rank(),
-                               ": broadcast from rank ", src));
+  if (absl::Status status = CheckPeer("broadcast", src); !status.ok()) return status;
+  if (rank() == src) {
+    return PublishObject(MessageKind::kBroadcast, MessageKey::kEveryRank, tensor, deadline);
+  }
+  if (absl::Status status = CheckDestination(tensor, "broadcast", src); !status.ok()) {
+    return status;
+  }
+  dist::TensorInto into{&tensor};
+  return ReceiveInto(MessageKind::kBroadcast, src, deadline, into);
 }
 
 absl::Status StatelessProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op,

@@ -88,13 +88,22 @@ uint64_t Codec<at::Tensor>::EncodedSize(const at::Tensor& tensor) {
          static_cast<uint64_t>(tensor.numel()) * tensor.element_size();
 }
 
-absl::Status Codec<at::Tensor>::Decode(Reader& in, at::Tensor& tensor) {
-  uint64_t dtype = 0, dims = 0, bytes = 0;
+namespace {
+
+// What precedes a tensor's bytes; `defined` false for an undefined tensor.
+struct TensorHeader {
+  bool defined = false;
+  c10::ScalarType type = c10::ScalarType::Undefined;
+  std::vector<int64_t> sizes;
+  uint64_t bytes = 0;
+};
+
+// Reads a header and checks it against what can follow it.
+absl::Status GetTensorHeader(Reader& in, TensorHeader& header) {
+  uint64_t dtype = 0, dims = 0;
   if (absl::Status status = in.GetU64(dtype); !status.ok()) return status;
-  if (dtype == static_cast<uint64_t>(c10::ScalarType::Undefined)) {
-    tensor = at::Tensor();
-    return absl::OkStatus();
-  }
+  header.defined = dtype != static_cast<uint64_t>(c10::ScalarType::Undefined);
+  if (!header.defined) return absl::OkStatus();
   if (!IsPlainDtype(dtype)) {
     return absl::InvalidArgumentError(
         absl::StrCat("tensor payload with unsupported dtype code ", dtype));
@@ -104,10 +113,10 @@ absl::Status Codec<at::Tensor>::Decode(Reader& in, at::Tensor& tensor) {
     return absl::DataLossError(
         absl::StrCat("corrupt tensor payload: ", dims, " dimensions"));
   }
-  std::vector<int64_t> sizes(dims);
-  const auto type = static_cast<c10::ScalarType>(dtype);
-  uint64_t expected = c10::elementSize(type);
-  for (int64_t& size : sizes) {
+  header.type = static_cast<c10::ScalarType>(dtype);
+  header.sizes.resize(dims);
+  uint64_t expected = c10::elementSize(header.type);
+  for (int64_t& size : header.sizes) {
     if (absl::Status status = in.Get(size); !status.ok()) return status;
     if (size < 0 ||
         (size > 0 && expected > std::numeric_limits<uint64_t>::max() / size)) {
@@ -116,15 +125,50 @@ absl::Status Codec<at::Tensor>::Decode(Reader& in, at::Tensor& tensor) {
     }
     expected *= static_cast<uint64_t>(size);
   }
-  if (absl::Status status = in.GetU64(bytes); !status.ok()) return status;
-  if (bytes != expected || bytes > in.remaining()) {
+  if (absl::Status status = in.GetU64(header.bytes); !status.ok()) return status;
+  if (header.bytes != expected || header.bytes > in.remaining()) {
     return absl::DataLossError(absl::StrCat(
-        "corrupt tensor payload: ", bytes, " data bytes for a ",
-        c10::toString(type), " tensor of ", expected, " bytes, ",
+        "corrupt tensor payload: ", header.bytes, " data bytes for a ",
+        c10::toString(header.type), " tensor of ", expected, " bytes, ",
         in.remaining(), " bytes left"));
   }
-  tensor = at::empty(sizes, at::TensorOptions().dtype(type));
-  return in.GetBytes(tensor.data_ptr(), bytes);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Codec<at::Tensor>::Decode(Reader& in, at::Tensor& tensor) {
+  TensorHeader header;
+  if (absl::Status status = GetTensorHeader(in, header); !status.ok()) return status;
+  if (!header.defined) {
+    tensor = at::Tensor();
+    return absl::OkStatus();
+  }
+  tensor = at::empty(header.sizes, at::TensorOptions().dtype(header.type));
+  return in.GetBytes(tensor.data_ptr(), header.bytes);
+}
+
+absl::Status Codec<TensorInto>::Decode(Reader& in, TensorInto& into) {
+  at::Tensor& target = *into.target;
+  TensorHeader header;
+  if (absl::Status status = GetTensorHeader(in, header); !status.ok()) return status;
+  if (!header.defined || header.type != target.scalar_type() ||
+      c10::IntArrayRef(header.sizes) != target.sizes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "received ", header.defined ? absl::StrCat("a ", c10::toString(header.type)) : "an undefined",
+        " tensor of shape ", c10::str(c10::IntArrayRef(header.sizes)), " into a ",
+        c10::toString(target.scalar_type()), " tensor of shape ",
+        c10::str(target.sizes())));
+  }
+  if (target.is_contiguous() && target.device().is_cpu()) {
+    return in.GetBytes(target.data_ptr(), header.bytes);
+  }
+  at::Tensor received = at::empty(header.sizes, at::TensorOptions().dtype(header.type));
+  if (absl::Status status = in.GetBytes(received.data_ptr(), header.bytes); !status.ok()) {
+    return status;
+  }
+  target.copy_(received);
+  return absl::OkStatus();
 }
 
 // Wire form: u64 pickle size | pickle | u64 tensor count | tensors. The

@@ -34,6 +34,22 @@ struct Codec<at::Tensor> {
   static absl::Status Decode(Reader& in, at::Tensor& tensor);
 };
 
+// Receiving into a given, defined tensor (StatelessProcessGroup::recv and
+// broadcast): a tensor of the same dtype and shape is written straight into
+// `target`'s storage (a contiguous CPU target; others through a copy), so
+// a large tensor read in place lands there with one MPI_Get. Any other
+// dtype or shape is InvalidArgument naming both. On error the target's
+// contents are unspecified. Receive-only; the payload is a tensor's.
+struct TensorInto {
+  at::Tensor* target;
+};
+
+template <>
+struct Codec<TensorInto> {
+  static std::string Tag() { return Codec<at::Tensor>::Tag(); }
+  static absl::Status Decode(Reader& in, TensorInto& into);
+};
+
 template <>
 struct Codec<c10::IValue> {
   static std::string Tag() { return "ivalue"; }

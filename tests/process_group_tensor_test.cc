@@ -40,6 +40,39 @@ TEST(ProcessGroupTensorTest, RecvIntoTheWrongShapeIsAClearError) {
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
   EXPECT_THAT(std::string(status.message()),
               HasSubstr("received a Int tensor of shape [2, 3] into a Int tensor of shape [3, 2]"));
+  // The message stays queued: a tensor of the right shape gets it.
+  torch::Tensor right = torch::zeros({2, 3}, torch::kInt);
+  ASSERT_OK(group.recv(right, (me - 1 + n) % n));
+  EXPECT_TRUE(torch::equal(right, torch::ones({2, 3}, torch::kInt)));
+  torch::Tensor undefined;
+  EXPECT_TRUE(absl::IsInvalidArgument(group.recv(undefined, (me - 1 + n) % n)));
+}
+
+TEST(ProcessGroupTensorTest, LargeTensorsLandInTheGivenStorage) {
+  StatelessProcessGroup group = MakeWorld();
+  const int n = group.world_size(), me = group.rank();
+  const int dst = (me + 1) % n, src = (me - 1 + n) % n;
+  // 512 KiB: read in place, straight into `got`'s storage.
+  ASSERT_OK(group.send(torch::full({512, 256}, me, torch::kFloat), dst));
+  torch::Tensor got = torch::zeros({512, 256});
+  const void* storage = got.data_ptr();
+  ASSERT_OK(group.recv(got, src));
+  EXPECT_EQ(got.data_ptr(), storage);
+  EXPECT_TRUE(torch::equal(got, torch::full({512, 256}, src, torch::kFloat)));
+  // A strided destination is filled through a copy.
+  ASSERT_OK(group.send(torch::full({256, 512}, me, torch::kFloat), dst));
+  torch::Tensor transposed = torch::zeros({512, 256}).t();
+  ASSERT_OK(group.recv(transposed, src));
+  EXPECT_TRUE(torch::equal(transposed, torch::full({256, 512}, src, torch::kFloat)));
+  for (int root = 0; root < n; ++root) {
+    torch::Tensor tensor = me == root ? torch::full({1 << 16}, root + 1.0, torch::kDouble)
+                                      : torch::zeros({1 << 16}, torch::kDouble);
+    ASSERT_OK(group.broadcast(tensor, root));
+    EXPECT_TRUE(torch::equal(tensor, torch::full({1 << 16}, root + 1.0, torch::kDouble)));
+  }
+  // Both point-to-point tensors and every broadcast from another rank (512 KiB
+  // each, in a 4 MiB window: one chunk).
+  EXPECT_EQ(group.stats().objects_read_in_place, 2u + (n - 1));
 }
 
 TEST(ProcessGroupTensorTest, BroadcastFillsEveryRanksTensor) {

@@ -134,6 +134,26 @@ TEST(TorchCodecTest, TensorsEncodeIntoASpanAsInMemory) {
   }
 }
 
+TEST(TorchCodecTest, TensorIntoWritesTheGivenStorageOrNamesTheMismatch) {
+  const at::Tensor sent = torch::arange(6, torch::kInt32).reshape({2, 3});
+  const std::string payload = Encode(sent);
+  at::Tensor target = torch::zeros({2, 3}, torch::kInt32);
+  const void* storage = target.data_ptr();
+  TensorInto into{&target};
+  ASSERT_TRUE(DecodeInto(payload, into).ok());
+  EXPECT_EQ(target.data_ptr(), storage);
+  EXPECT_TRUE(torch::equal(target, sent));
+  for (at::Tensor wrong : {torch::zeros({3, 2}, torch::kInt32), torch::zeros({2, 3})}) {
+    TensorInto into_wrong{&wrong};
+    absl::Status status = DecodeInto(payload, into_wrong);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("received a Int tensor of shape [2, 3]"));
+  }
+  TensorInto into_again{&target};
+  absl::Status undefined = DecodeInto(Encode(at::Tensor()), into_again);
+  EXPECT_THAT(std::string(undefined.message()), HasSubstr("received an undefined tensor"));
+}
+
 TEST(TorchCodecTest, TensorsAndIValuesDecodeInPlace) {
   const at::Tensor big = torch::arange(1 << 18, torch::kFloat32);
   c10::impl::GenericDict config(c10::StringType::get(), c10::AnyType::get());
