@@ -391,7 +391,9 @@ class PlainUnpickler {
       case Builder::kTensorList:
         return TypedList<at::Tensor>(values, "Tensor", &c10::IValue::isTensor);
       case Builder::kTensorFromId: {
-        if (values.size() != 1 || !values[0].isInt()) return Corrupt("a tensor id that is not an int");
+        if (values.size() != 1 || !values[0].isInt()) {
+          return Corrupt("a tensor id that is not an int");
+        }
         const int64_t id = values[0].toInt();
         if (id < 0 || static_cast<uint64_t>(id) >= tensors_.size()) {
           return Corrupt(absl::StrCat("tensor id ", id, " of ", tensors_.size(), " tensors"));
@@ -401,11 +403,14 @@ class PlainUnpickler {
       case Builder::kTypeTag:
         return RestoreTypeTag(values, arguments);
       case Builder::kDevice: {
-        if (values.size() != 1 || !values[0].isString()) return Corrupt("a device that is not a string");
+        if (values.size() != 1 || !values[0].isString()) {
+          return Corrupt("a device that is not a string");
+        }
         try {
           return Leaf(c10::Device(values[0].toStringRef()));
         } catch (const std::exception&) {
-          return Corrupt(absl::StrCat("device '", absl::CHexEscape(values[0].toStringRef().substr(0, 80)), "'"));
+          return Corrupt(absl::StrCat(
+              "device '", absl::CHexEscape(values[0].toStringRef().substr(0, 80)), "'"));
         }
       }
       case Builder::kComplex:
@@ -442,7 +447,9 @@ class PlainUnpickler {
   // restore_type_tag(container, "List[...]" or "Dict[...]"): a typed copy,
   // so that no container already checked ever changes type.
   absl::StatusOr<Item> RestoreTypeTag(c10::ArrayRef<c10::IValue> values, const Item& arguments) {
-    if (values.size() != 2 || !values[1].isString()) return Corrupt("a type tag that is not a string");
+    if (values.size() != 2 || !values[1].isString()) {
+      return Corrupt("a type tag that is not a string");
+    }
     absl::StatusOr<c10::TypePtr> type = ParseTypeTag(values[1].toStringRef());
     if (!type.ok()) return type.status();
     Item item;

@@ -155,10 +155,10 @@ absl::Status Codec<TensorInto>::Decode(Reader& in, TensorInto& into) {
   if (!header.defined || header.type != target.scalar_type() ||
       c10::IntArrayRef(header.sizes) != target.sizes()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "received ", header.defined ? absl::StrCat("a ", c10::toString(header.type)) : "an undefined",
+        "received ",
+        header.defined ? absl::StrCat("a ", c10::toString(header.type)) : "an undefined",
         " tensor of shape ", c10::str(c10::IntArrayRef(header.sizes)), " into a ",
-        c10::toString(target.scalar_type()), " tensor of shape ",
-        c10::str(target.sizes())));
+        c10::toString(target.scalar_type()), " tensor of shape ", c10::str(target.sizes())));
   }
   if (target.is_contiguous() && target.device().is_cpu()) {
     return in.GetBytes(target.data_ptr(), header.bytes);

@@ -643,8 +643,8 @@ absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
                                          bool* read_in_place) {
   const bool p2p = kind == MessageKind::kSend;
   const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank, stream.next_message};
-  const uint64_t descriptor_at =
-      p2p ? layout_.p2p_descriptor(rank_, stream.next_slot) : layout_.bcast_descriptor(stream.next_slot);
+  const uint64_t descriptor_at = p2p ? layout_.p2p_descriptor(rank_, stream.next_slot)
+                                     : layout_.bcast_descriptor(stream.next_slot);
   WindowBytes chunk(window_, src, descriptor.data_offset);
   message->resize(std::min(descriptor.chunk_bytes, kInPlacePrefixBytes));
   if (absl::Status status = chunk.Read(0, message->data(), message->size()); !status.ok()) {

@@ -186,7 +186,9 @@ class WindowChannel {
   WindowChannel(MPI_Comm comm, ChannelOptions options, SegmentLayout layout);
 
   std::string Where() const;  // "group 'name' rank r/n"
-  OutStream& out_stream(int dst) { return dst == MessageKey::kEveryRank ? bcast_out_ : p2p_out_[dst]; }
+  OutStream& out_stream(int dst) {
+    return dst == MessageKey::kEveryRank ? bcast_out_ : p2p_out_[dst];
+  }
   uint64_t descriptor_offset(int dst, uint64_t slot) const;
   unsigned char* local(uint64_t offset) { return base_ + offset; }
 

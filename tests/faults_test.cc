@@ -117,7 +117,8 @@ TEST(FaultsTest, BadOptionsAreRefusedWithTheSizes) {
   zero.window_bytes = 0;
   absl::StatusOr<StatelessProcessGroup> none = StatelessProcessGroup::Create(MPI_COMM_WORLD, zero);
   EXPECT_TRUE(absl::IsInvalidArgument(none.status())) << none.status();
-  EXPECT_THAT(std::string(none.status().message()), HasSubstr("window segment of 0 bytes is too small"));
+  EXPECT_THAT(std::string(none.status().message()),
+              HasSubstr("window segment of 0 bytes is too small"));
 
   GroupOptions tiny;
   tiny.window_bytes = 8192;

@@ -80,7 +80,8 @@ TEST(PlainUnpicklerTest, ContainersRoundTripWithTheirTypes) {
   config.insert("tensors", c10::List<at::Tensor>({torch::ones({1}), torch::zeros({2})}));
   config.insert("strings", c10::List<std::string>({"p", "q", "p"}));
   config.insert("optionals", c10::List<c10::optional<int64_t>>({1, c10::nullopt}));
-  config.insert("nested", c10::List<c10::List<int64_t>>({c10::List<int64_t>({1}), c10::List<int64_t>()}));
+  config.insert("nested",
+                c10::List<c10::List<int64_t>>({c10::List<int64_t>({1}), c10::List<int64_t>()}));
   config.insert("tuple", c10::ivalue::Tuple::create({1, "s", c10::IValue(), 2.5}));
   config.insert("empty tuple", c10::ivalue::Tuple::create({}));
   config.insert("empty list", c10::List<std::string>());

@@ -314,7 +314,8 @@ int Main() {
   if (size >= 2 && wanted("sweep")) {
     for (size_t bytes = 8; bytes <= (size_t{2} << 20); bytes *= 8) {
       // Fewer iterations for large objects: the same time per point.
-      const int scaled = std::max(20, static_cast<int>(iterations * 64 / std::max<size_t>(bytes, 64)));
+      const int scaled =
+          std::max(20, static_cast<int>(iterations * 64 / std::max<size_t>(bytes, 64)));
       sweep.push_back(P2pLatency(group, rank, std::min(iterations, scaled), bytes));
     }
     rows.insert(rows.end(), sweep.begin(), sweep.end());
