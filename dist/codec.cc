@@ -118,14 +118,5 @@ absl::Status ReadFrameHeader(Reader& reader, absl::string_view expected_tag) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
-                                          absl::string_view expected_tag) {
-  Reader reader(payload, "frame");
-  if (absl::Status status = ReadFrameHeader(reader, expected_tag); !status.ok()) {
-    return status;
-  }
-  return payload.substr(payload.size() - reader.remaining());
-}
-
 }  // namespace codec_internal
 }  // namespace fastvideo::dist

@@ -187,10 +187,7 @@ size_t BeginFrame(absl::string_view tag, std::string* payload);
 // Writes the body length once the body is appended.
 void EndFrame(size_t length_at, std::string* payload);
 std::string Frame(absl::string_view tag, const std::string& body);
-// Checks the frame and the tag; returns the body.
-absl::StatusOr<absl::string_view> Unframe(absl::string_view payload,
-                                          absl::string_view expected_tag);
-// The same for a payload read in place: consumes the frame's header from
+// Reads and checks a frame's header (magic, type tag, body length) from
 // `reader`, which holds the whole payload.
 absl::Status ReadFrameHeader(Reader& reader, absl::string_view expected_tag);
 }  // namespace codec_internal
