@@ -14,14 +14,16 @@
 //   the same order (a mismatch is reported, not mis-delivered).
 // - Every blocking call takes a deadline (default: options.default_timeout,
 //   counted from when the call first has to wait); running out gives
-//   DeadlineExceeded naming the group, this
-//   rank, the peer and the key. A payload of the wrong type gives
-//   InvalidArgument and stays queued for the next receive from that peer;
-//   a corrupt one gives DataLoss; an expired one NotFound.
+//   DeadlineExceeded naming the group, this rank, the peer and the key. A
+//   payload of the wrong type gives InvalidArgument and stays queued for
+//   the next receive from that peer; a corrupt one gives DataLoss; an
+//   expired one NotFound.
 // - Memory: a message's space is reclaimed as soon as every reader has
 //   read it, or after data_expiration (see expire_data()).
 // Costs: a small object is one MPI_Get plus one atomic for the reader; a
-// large one adds one MPI_Get per chunk. barrier() is ceil(log2(n)) rounds.
+// large one adds one MPI_Get per chunk. One of 256 KiB or more that fits in
+// a chunk is encoded straight into the sender's window and decoded straight
+// out of it (one copy per side). barrier() is ceil(log2(n)) rounds.
 // Threads: use a group from one thread at a time. Progress: with osc/pt2pt
 // (TCP), readers progress only while the publisher is in an MPI call; call
 // progress() from long compute loops if peers wait on you.
