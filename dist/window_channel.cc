@@ -1,7 +1,5 @@
 #include "dist/window_channel.h"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include "dist/backoff.h"
 #include "dist/hash.h"
 #include "dist/mpi_error.h"
+#include "dist/node_load.h"
 
 namespace fastvideo::dist {
 namespace {
@@ -85,18 +84,9 @@ absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
   FV_RETURN_IF_MPI_ERROR(allocated);
   FV_RETURN_IF_MPI_ERROR(
       MPI_Win_set_errhandler(channel->window_, MPI_ERRORS_RETURN));
-  // More ranks on this node than cores they may run on?
-  MPI_Comm node;
-  FV_RETURN_IF_MPI_ERROR(
-      MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-  int ranks_on_node = 1;
-  MPI_Comm_size(node, &ranks_on_node);
-  MPI_Comm_free(&node);
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  const int usable_cpus =
-      sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
-  channel->oversubscribed_ = ranks_on_node > usable_cpus;
+  absl::StatusOr<bool> oversubscribed = NodeIsOversubscribed(comm);
+  if (!oversubscribed.ok()) return oversubscribed.status();
+  channel->oversubscribed_ = *oversubscribed;
   int* model = nullptr;
   int has_model = 0;
   FV_RETURN_IF_MPI_ERROR(

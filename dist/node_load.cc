@@ -1,0 +1,31 @@
+#include "dist/node_load.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "dist/mpi_error.h"
+
+namespace fastvideo::dist {
+
+absl::StatusOr<bool> NodeIsOversubscribed(MPI_Comm comm) {
+  MPI_Comm node;
+  FV_RETURN_IF_MPI_ERROR(
+      MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  int ranks_on_node = 1;
+  MPI_Comm_size(node, &ranks_on_node);
+  cpu_set_t mine, node_cpus;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof(mine), &mine) != 0) {
+    const long online = std::min<long>(sysconf(_SC_NPROCESSORS_ONLN), CPU_SETSIZE);
+    for (long cpu = 0; cpu < online; ++cpu) CPU_SET(cpu, &mine);
+  }
+  const int reduced =
+      MPI_Allreduce(&mine, &node_cpus, sizeof(cpu_set_t), MPI_BYTE, MPI_BOR, node);
+  MPI_Comm_free(&node);
+  FV_RETURN_IF_MPI_ERROR(reduced);
+  return ranks_on_node > CPU_COUNT(&node_cpus);
+}
+
+}  // namespace fastvideo::dist
