@@ -121,6 +121,9 @@ WindowChannel::WindowChannel(MPI_Comm comm, ChannelOptions options,
                          ? options_.max_chunk_bytes
                          : layout_.data_bytes() / 4 / SegmentLayout::kAlignment *
                                SegmentLayout::kAlignment;
+  // Deferred acks hold ring slots at the publisher: a few, at most an
+  // eighth of the ring.
+  max_deferred_acks_ = static_cast<int>(std::clamp<uint64_t>(layout_.ring_slots() / 8, 1, 16));
   max_chunk_bytes_ = std::clamp<uint64_t>(
       max_chunk_bytes_, Descriptor::kInlineBytes,
       std::min(kMaxChunkBytes, allocator_.capacity()));
@@ -282,6 +285,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
           " in use); waiting for ", Laggards(dst, oldest, acked),
           " to read"));
     }
+    if (absl::Status status = CompleteAcks(); !status.ok()) return status;
     DriveProgress();
     backoff.Pause();
   }
@@ -323,12 +327,19 @@ bool WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
     sealed.payload_hash = Hash64(destination, sealed.chunk_bytes);
   }
   sealed.Seal();
-  // The data must be visible before the descriptor that points at it; a
-  // reader that sees a half-written descriptor fails its seal and retries.
+  // Data in the data area must reach the window's public copy before the
+  // descriptor that points at it. Inline data needs no such order: the
+  // seal covers it, and a reader that sees a half-written descriptor fails
+  // the seal and reads again. (MPI_Win_sync also runs osc/rdma's progress
+  // engine, which yields the core on an oversubscribed node: small
+  // messages skip it.)
+  if (sealed.data_offset != Descriptor::kInline) MPI_Win_sync(window_);
   std::atomic_thread_fence(std::memory_order_release);
   std::memcpy(local(descriptor_offset(dst, descriptor.slot_plus_one - 1)),
               &sealed, sizeof(sealed));
-  MPI_Win_sync(window_);
+  // In the unified model a store reaches remote MPI_Gets without further
+  // calls (MPI-3.1, 11.4); the separate model needs a sync.
+  if (!unified_memory_) MPI_Win_sync(window_);
   return true;
 }
 
@@ -417,6 +428,8 @@ void WindowChannel::PopFinishedEntries() {
 
 absl::Status WindowChannel::Progress() {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  if (absl::Status status = CompleteAcks(); !status.ok()) return status;
+  DriveProgress();
   if (absl::Status status = ReadAcks(&acked_); !status.ok()) return status;
   // Markers that still find no room wait for the next call.
   for (int dst = MessageKey::kEveryRank; dst < world_size_; ++dst) {
@@ -511,7 +524,7 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
     if (state == DescriptorState::kWithdrawn) {
       // The publisher gave up on a message we may have partly read.
       if (absl::Status status =
-              Acknowledge(src, ack_offset, stream.next_slot + 1);
+              Acknowledge(src, ack_offset, stream.next_slot + 1, /*frees_data=*/false);
           !status.ok()) {
         return status;
       }
@@ -575,7 +588,9 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
       corrupt_at = descriptor.chunk_offset;
     }
     // Every chunk is consumed, good or bad, so the stream stays in step.
-    if (absl::Status status = Acknowledge(src, ack_offset, stream.next_slot + 1);
+    if (absl::Status status =
+            Acknowledge(src, ack_offset, stream.next_slot + 1,
+                        /*frees_data=*/descriptor.data_offset != Descriptor::kInline);
         !status.ok()) {
       return status;
     }
@@ -654,8 +669,9 @@ absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
   } else if (!*expired) {
     *read_in_place = true;
   }
-  if (absl::Status acked = Acknowledge(
-          src, p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_), stream.next_slot + 1);
+  if (absl::Status acked =
+          Acknowledge(src, p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_),
+                      stream.next_slot + 1, /*frees_data=*/true);
       !acked.ok()) {
     return acked;
   }
@@ -721,6 +737,7 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
           " was overwritten by slot ", descriptor->slot_plus_one - 1,
           " before it was read"));
     }
+    if (absl::Status status = CompleteAcks(); !status.ok()) return status;
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
       return absl::DeadlineExceededError(absl::StrCat(
           Where(), ": timed out waiting for ", MessageKindName(key.kind),
@@ -732,12 +749,27 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
 }
 
 absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
-                                        uint64_t value) {
+                                        uint64_t value, bool frees_data) {
   FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(
       &value, 1, MPI_UINT64_T, src, static_cast<MPI_Aint>(ack_offset), 1,
       MPI_UINT64_T, MPI_REPLACE, window_));
-  // Completes the ack at the publisher, so it can reclaim without us.
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+  if (frees_data) {
+    // Completes the ack at the publisher, so it can reuse the space at once.
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+    return absl::OkStatus();
+  }
+  // Completing an ack (MPI_Win_flush) runs MPI's progress engine, which
+  // yields the core on an oversubscribed node: one that frees only a ring
+  // slot is completed when this rank next waits instead, off the path
+  // between receiving a message and answering it.
+  if (++deferred_acks_ >= max_deferred_acks_) return CompleteAcks();
+  return absl::OkStatus();
+}
+
+absl::Status WindowChannel::CompleteAcks() {
+  if (deferred_acks_ == 0) return absl::OkStatus();
+  deferred_acks_ = 0;
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_all(window_));
   return absl::OkStatus();
 }
 
@@ -746,9 +778,12 @@ absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
 absl::Status WindowChannel::ReadLocalWords(uint64_t offset, int count,
                                            uint64_t* values) {
   if (unified_memory_) {
-    // Public and private copies are one: after MPI_Win_sync, aligned 64-bit
-    // loads see what peers' atomics wrote, without an RMA call to self.
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_sync(window_));
+    // Public and private copies are one, and peers' accumulates become
+    // visible to local loads without further RMA calls (MPI-3.1, 11.4);
+    // acquire loads keep what follows after them. (MPI_Win_sync would add
+    // nothing here but, in osc/rdma, a run of the progress engine that
+    // yields the core on an oversubscribed node; waiting loops drive
+    // progress themselves.)
     const auto* words = reinterpret_cast<const uint64_t*>(local(offset));
     for (int i = 0; i < count; ++i) {
       values[i] = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
@@ -769,6 +804,8 @@ void WindowChannel::DriveProgress() {
 
 absl::Status WindowChannel::Barrier(Deadline deadline) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  // Whatever this rank read before the barrier is acknowledged after it.
+  if (absl::Status status = CompleteAcks(); !status.ok()) return status;
   const uint64_t epoch = ++barrier_epoch_;
   const uint64_t one = 1;
   int round = 0;

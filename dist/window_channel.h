@@ -6,7 +6,9 @@
 // segment and returns at once while there is room. A reader pulls a
 // descriptor and then the bytes with MPI_Get under a passive-target epoch
 // (MPI_Win_lock_all, held for the channel's life), then acknowledges with an
-// atomic MPI_Accumulate into the publisher's segment; the publisher reclaims
+// atomic MPI_Accumulate into the publisher's segment (completed at once when
+// it frees data space, else when the reader next waits, enters a barrier or
+// calls Progress()); the publisher reclaims
 // a block once every intended reader has acknowledged it, or when it expires
 // (expire_data). Streams: one per (publisher, reader) pair for send/recv,
 // one per publisher for broadcast and all_gather; each is in order.
@@ -225,7 +227,12 @@ class WindowChannel {
   absl::Status WaitForDescriptor(int src, uint64_t offset, uint64_t slot,
                                  const MessageKey& key, Deadline& deadline,
                                  Descriptor* descriptor);
-  absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value);
+  // Acknowledges up to `value` in `src`'s segment. An ack that frees data
+  // space is completed at once; one that frees only a ring slot is
+  // completed by CompleteAcks(), which every wait, Barrier() and Progress()
+  // call first, or once max_deferred_acks_ are pending.
+  absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value, bool frees_data);
+  absl::Status CompleteAcks();
   // Reads 64-bit words of this member's own segment that peers update with
   // MPI atomics.
   absl::Status ReadLocalWords(uint64_t offset, int count, uint64_t* values);
@@ -254,6 +261,8 @@ class WindowChannel {
   std::vector<uint64_t> acked_;  // ReadAcks' words, kept to spare an allocation
   uint64_t first_entry_id_ = 0;
   uint64_t barrier_epoch_ = 0;
+  int deferred_acks_ = 0;  // issued, not yet completed (see Acknowledge)
+  int max_deferred_acks_ = 1;
   ChannelStats stats_;
 };
 
