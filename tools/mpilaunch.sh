@@ -7,7 +7,8 @@
 #
 #   --np          ranks (default: $NP, else 4); more ranks than cores run
 #                 oversubscribed.
-#   --transport   shm: Open MPI's single-node default (vader, osc/sm);
+#   --transport   shm: Open MPI's single-node default (btl vader; windows
+#                 from MPI_Win_allocate go through osc/rdma over it);
 #                 tcp: btl tcp over loopback with osc/pt2pt, which behaves
 #                 like ranks on different nodes (default: $TRANSPORT, else shm).
 #   --time-limit  kill the job after this many seconds and report each
