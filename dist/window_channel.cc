@@ -114,16 +114,14 @@ WindowChannel::WindowChannel(MPI_Comm comm, ChannelOptions options,
       options_(std::move(options)),
       layout_(layout),
       allocator_(layout.data_begin(), layout.data_bytes(),
-                 SegmentLayout::kAlignment) {
+                 SegmentLayout::kAlignment),
+      max_deferred_acks_(static_cast<int>(std::clamp<uint64_t>(layout.ring_slots() / 8, 1, 16))) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &world_size_);
   max_chunk_bytes_ = options_.max_chunk_bytes != 0
                          ? options_.max_chunk_bytes
                          : layout_.data_bytes() / 4 / SegmentLayout::kAlignment *
                                SegmentLayout::kAlignment;
-  // Deferred acks hold ring slots at the publisher: a few, at most an
-  // eighth of the ring.
-  max_deferred_acks_ = static_cast<int>(std::clamp<uint64_t>(layout_.ring_slots() / 8, 1, 16));
   max_chunk_bytes_ = std::clamp<uint64_t>(
       max_chunk_bytes_, Descriptor::kInlineBytes,
       std::min(kMaxChunkBytes, allocator_.capacity()));

@@ -262,7 +262,9 @@ class WindowChannel {
   uint64_t first_entry_id_ = 0;
   uint64_t barrier_epoch_ = 0;
   int deferred_acks_ = 0;  // issued, not yet completed (see Acknowledge)
-  int max_deferred_acks_ = 1;
+  // Deferred acks hold ring slots at the publisher: a few, at most an
+  // eighth of the ring.
+  const int max_deferred_acks_;
   ChannelStats stats_;
 };
 
