@@ -263,6 +263,35 @@ TEST(ProcessGroupTest, SmallMessagesAreReclaimedOnceTheirReaderWaits) {
   ASSERT_OK(group.barrier());
 }
 
+// ... also when the reader then waits on another source: rank 1 reads rank
+// 0's small messages and waits for rank 2, which sends only once rank 0 has
+// seen them reclaimed (or given up after a minute).
+TEST(ProcessGroupTest, SmallMessagesAreReclaimedWhileTheirReaderWaitsOnAnotherRank) {
+  StatelessProcessGroup group = MakeWorld();
+  if (group.world_size() < 3) GTEST_SKIP() << "needs a writer, a reader and a third rank";
+  if (group.rank() == 0) {
+    for (int i = 0; i < 3; ++i) ASSERT_OK(group.send_obj(i, 1));
+    const absl::Time limit = absl::Now() + absl::Seconds(60);
+    while (!group.entries().empty() && absl::Now() < limit) ASSERT_OK(group.progress());
+    EXPECT_TRUE(group.entries().empty())
+        << group.entries().front().first << " never acknowledged";
+    EXPECT_EQ(group.stats().reclaimed_by_ack, 3u);
+    ASSERT_OK(group.send_obj(std::string("reclaimed"), 2));
+  } else if (group.rank() == 1) {
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_OK_AND_ASSIGN(int got, group.recv_obj<int>(0));
+      EXPECT_EQ(got, i);
+    }
+    ASSERT_OK_AND_ASSIGN(std::string go, group.recv_obj<std::string>(2));
+    EXPECT_EQ(go, "go");
+  } else if (group.rank() == 2) {
+    ASSERT_OK_AND_ASSIGN(std::string reclaimed, group.recv_obj<std::string>(0));
+    EXPECT_EQ(reclaimed, "reclaimed");
+    ASSERT_OK(group.send_obj(std::string("go"), 1));
+  }
+  ASSERT_OK(group.barrier());
+}
+
 // ... and by a barrier: after it, every small message read before it is
 // reclaimed.
 TEST(ProcessGroupTest, SmallMessagesReadBeforeABarrierAreReclaimedAfterIt) {
