@@ -239,6 +239,23 @@ TEST(ProcessGroupTest, SpaceIsReclaimedOnceEveryReaderHasRead) {
   EXPECT_GE(group.stats().reclaimed_by_ack, 1u);
 }
 
+// Rank 0 sends `reader` three small (inline) messages, then lets progress()
+// reclaim them, for a minute at most.
+void SendSmallMessagesUntilReclaimed(StatelessProcessGroup& group, int reader) {
+  for (int i = 0; i < 3; ++i) ASSERT_OK(group.send_obj(i, reader));
+  const absl::Time limit = absl::Now() + absl::Seconds(60);
+  while (!group.entries().empty() && absl::Now() < limit) ASSERT_OK(group.progress());
+  EXPECT_TRUE(group.entries().empty()) << group.entries().front().first << " never acknowledged";
+  EXPECT_EQ(group.stats().reclaimed_by_ack, 3u);
+}
+
+void ReceiveSmallMessages(StatelessProcessGroup& group, int writer) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(int got, group.recv_obj<int>(writer));
+    EXPECT_EQ(got, i);
+  }
+}
+
 // Acks of inline messages are completed when their reader next waits, not
 // at once (see WindowChannel::Acknowledge): rank 0 sees its small messages
 // reclaimed while rank 1 only waits for the next one.
@@ -246,17 +263,10 @@ TEST(ProcessGroupTest, SmallMessagesAreReclaimedOnceTheirReaderWaits) {
   StatelessProcessGroup group = MakeWorld();
   if (group.world_size() < 2) GTEST_SKIP() << "needs a reader";
   if (group.rank() == 0) {
-    for (int i = 0; i < 3; ++i) ASSERT_OK(group.send_obj(i, 1));
-    const absl::Time limit = absl::Now() + absl::Seconds(60);
-    while (!group.entries().empty() && absl::Now() < limit) ASSERT_OK(group.progress());
-    EXPECT_TRUE(group.entries().empty()) << group.entries().front().first << " never acknowledged";
-    EXPECT_EQ(group.stats().reclaimed_by_ack, 3u);
+    SendSmallMessagesUntilReclaimed(group, 1);
     ASSERT_OK(group.send_obj(std::string("go"), 1));
   } else if (group.rank() == 1) {
-    for (int i = 0; i < 3; ++i) {
-      ASSERT_OK_AND_ASSIGN(int got, group.recv_obj<int>(0));
-      EXPECT_EQ(got, i);
-    }
+    ReceiveSmallMessages(group, 0);
     ASSERT_OK_AND_ASSIGN(std::string go, group.recv_obj<std::string>(0));
     EXPECT_EQ(go, "go");
   }
@@ -270,18 +280,10 @@ TEST(ProcessGroupTest, SmallMessagesAreReclaimedWhileTheirReaderWaitsOnAnotherRa
   StatelessProcessGroup group = MakeWorld();
   if (group.world_size() < 3) GTEST_SKIP() << "needs a writer, a reader and a third rank";
   if (group.rank() == 0) {
-    for (int i = 0; i < 3; ++i) ASSERT_OK(group.send_obj(i, 1));
-    const absl::Time limit = absl::Now() + absl::Seconds(60);
-    while (!group.entries().empty() && absl::Now() < limit) ASSERT_OK(group.progress());
-    EXPECT_TRUE(group.entries().empty())
-        << group.entries().front().first << " never acknowledged";
-    EXPECT_EQ(group.stats().reclaimed_by_ack, 3u);
+    SendSmallMessagesUntilReclaimed(group, 1);
     ASSERT_OK(group.send_obj(std::string("reclaimed"), 2));
   } else if (group.rank() == 1) {
-    for (int i = 0; i < 3; ++i) {
-      ASSERT_OK_AND_ASSIGN(int got, group.recv_obj<int>(0));
-      EXPECT_EQ(got, i);
-    }
+    ReceiveSmallMessages(group, 0);
     ASSERT_OK_AND_ASSIGN(std::string go, group.recv_obj<std::string>(2));
     EXPECT_EQ(go, "go");
   } else if (group.rank() == 2) {
