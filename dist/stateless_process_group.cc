@@ -268,6 +268,15 @@ absl::Status StatelessProcessGroup::TakePayload(MessageKind kind, int src,
                                &impl_->receive_buffer, in_place, read_in_place);
 }
 
+absl::Status StatelessProcessGroup::AwaitAllGather(Deadline deadline) {
+  std::vector<int> silent;
+  for (int src = 0; src < world_size(); ++src) {
+    if (src != rank() && !impl_->held_bcast[src]) silent.push_back(src);
+  }
+  return impl_->channel->AwaitPublished(MessageKind::kAllGather, silent,
+                                        ResolveDeadline(deadline));
+}
+
 void StatelessProcessGroup::HoldPayload(MessageKind kind, int src) {
   (kind == MessageKind::kSend ? impl_->held_p2p : impl_->held_bcast)[src] =
       std::move(impl_->receive_buffer);

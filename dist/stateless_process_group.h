@@ -158,6 +158,7 @@ class StatelessProcessGroup {
     absl::Status status = PublishObject(dist::MessageKind::kAllGather,
                                         dist::MessageKey::kEveryRank, obj, deadline);
     if (!status.ok()) return status;
+    if (status = AwaitAllGather(deadline); !status.ok()) return status;
     std::vector<T> gathered(world_size());
     for (int src = 0; src < world_size(); ++src) {
       if (src == rank()) {
@@ -246,6 +247,10 @@ class StatelessProcessGroup {
   // window (*read_in_place; see WindowChannel::Fetch).
   absl::Status TakePayload(dist::MessageKind kind, int src, Deadline deadline,
                            dist::InPlaceReader* in_place, bool* read_in_place);
+  // Waits for every other member's all_gather part at once (see
+  // WindowChannel::AwaitPublished), so that fetching them costs no round
+  // trip per member.
+  absl::Status AwaitAllGather(Deadline deadline);
   // Keeps receive_buffer() after it was asked for as the wrong type.
   void HoldPayload(dist::MessageKind kind, int src);
   std::string Describe(dist::MessageKind kind, int src) const;

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstring>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include <glog/logging.h>
 
@@ -158,6 +160,16 @@ std::string WindowChannel::Where() const {
 uint64_t WindowChannel::descriptor_offset(int dst, uint64_t slot) const {
   return dst == MessageKey::kEveryRank ? layout_.bcast_descriptor(slot)
                                        : layout_.p2p_descriptor(dst, slot);
+}
+
+uint64_t WindowChannel::incoming_descriptor(MessageKind kind, uint64_t slot) const {
+  return descriptor_offset(kind == MessageKind::kSend ? rank_ : MessageKey::kEveryRank, slot);
+}
+
+MessageKey WindowChannel::incoming_key(MessageKind kind, int src) const {
+  const bool p2p = kind == MessageKind::kSend;
+  return MessageKey{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
+                    p2p ? p2p_in_[src].next_message : bcast_in_[src].next_message};
 }
 
 // ---------------------------------------------------------------- publishing
@@ -491,13 +503,9 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
   if (read_in_place != nullptr) *read_in_place = false;
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
   const bool p2p = kind == MessageKind::kSend;
-  InStream& stream = p2p ? p2p_in_[src] : bcast_in_[src];
+  InStream& stream = in_stream(kind, src);
   const uint64_t ack_offset =
       p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_);
-  auto offset_of = [&](uint64_t slot) {
-    return p2p ? layout_.p2p_descriptor(rank_, slot)
-               : layout_.bcast_descriptor(slot);
-  };
 
   std::string& message = *out;
   message.clear();
@@ -509,13 +517,14 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
   uint64_t corrupt_at = 0;
   uint64_t next_offset = 0;
   while (true) {
-    const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
-                         stream.next_message};
+    const MessageKey key = incoming_key(kind, src);
     Descriptor descriptor;
-    if (absl::Status status = WaitForDescriptor(
-            src, offset_of(stream.next_slot), stream.next_slot, key, deadline,
-            &descriptor);
-        !status.ok()) {
+    if (stream.awaited) {
+      descriptor = *std::exchange(stream.awaited, std::nullopt);
+    } else if (absl::Status status = WaitForDescriptor(
+                   src, incoming_descriptor(kind, stream.next_slot), stream.next_slot, key, deadline,
+                   &descriptor);
+               !status.ok()) {
       return status;
     }
     const auto state = static_cast<DescriptorState>(descriptor.state);
@@ -572,7 +581,7 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
     if (state != DescriptorState::kExpired &&
         descriptor.data_offset != Descriptor::kInline) {
       absl::StatusOr<bool> expired_meanwhile = ExpiredWhileRead(
-          src, offset_of(stream.next_slot), descriptor, &expired_ns);
+          src, incoming_descriptor(kind, stream.next_slot), descriptor, &expired_ns);
       if (!expired_meanwhile.ok()) return expired_meanwhile.status();
       if (*expired_meanwhile) {
         expired = true;
@@ -645,9 +654,8 @@ absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
                                          std::string* message, InPlaceReader* in_place,
                                          bool* read_in_place) {
   const bool p2p = kind == MessageKind::kSend;
-  const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank, stream.next_message};
-  const uint64_t descriptor_at = p2p ? layout_.p2p_descriptor(rank_, stream.next_slot)
-                                     : layout_.bcast_descriptor(stream.next_slot);
+  const MessageKey key = incoming_key(kind, src);
+  const uint64_t descriptor_at = incoming_descriptor(kind, stream.next_slot);
   WindowBytes chunk(window_, src, descriptor.data_offset);
   message->resize(std::min(descriptor.chunk_bytes, kInPlacePrefixBytes));
   if (absl::Status status = chunk.Read(0, message->data(), message->size()); !status.ok()) {
@@ -723,27 +731,96 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
                                    src, static_cast<MPI_Aint>(offset),
                                    sizeof(Descriptor), MPI_BYTE, window_));
     FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
-    // Not there yet: the slot still holds an older descriptor (checked
-    // first, as it is cheap). A descriptor read while its owner rewrote it
-    // fails the seal: read it again.
-    const bool sealed =
-        descriptor->slot_plus_one >= slot + 1 && descriptor->IsSealed();
-    if (sealed && descriptor->slot_plus_one == slot + 1) return absl::OkStatus();
-    if (sealed && descriptor->slot_plus_one > slot + 1) {
-      return absl::InternalError(absl::StrCat(
-          Where(), ": ", key.ToString(), " from rank ", src, ": slot ", slot,
-          " was overwritten by slot ", descriptor->slot_plus_one - 1,
-          " before it was read"));
-    }
+    absl::StatusOr<Arrival> arrival = CheckArrival(*descriptor, slot, src, key);
+    if (!arrival.ok()) return arrival.status();
+    if (*arrival == Arrival::kArrived) return absl::OkStatus();
     if (absl::Status status = CompleteAcks(); !status.ok()) return status;
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          Where(), ": timed out waiting for ", MessageKindName(key.kind),
-          " ", key.ToString(), " from rank ", src,
-          " (nothing published there yet)"));
+      return NothingPublishedError(key, src, /*also_silent=*/"");
     }
     backoff.Pause();
   }
+}
+
+absl::Status WindowChannel::AwaitPublished(MessageKind kind, absl::Span<const int> srcs,
+                                           Deadline deadline) {
+  if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  struct Poll {
+    int src;
+    Descriptor descriptor;
+  };
+  std::vector<Poll> silent;
+  for (int src : srcs) {
+    if (!in_stream(kind, src).awaited) silent.push_back({src, Descriptor{}});
+  }
+  Backoff backoff(oversubscribed_);
+  while (!silent.empty()) {
+    // Every read is on its way before one call waits for them all, so the
+    // round trips overlap. A get is done once its data is here: local
+    // completion is enough, and one call runs MPI's progress engine (which
+    // yields the core on an oversubscribed node) once, not once per source.
+    for (Poll& poll : silent) {
+      const uint64_t offset = incoming_descriptor(kind, in_stream(kind, poll.src).next_slot);
+      FV_RETURN_IF_MPI_ERROR(MPI_Get(&poll.descriptor, sizeof(Descriptor), MPI_BYTE,
+                                     poll.src, static_cast<MPI_Aint>(offset),
+                                     sizeof(Descriptor), MPI_BYTE, window_));
+    }
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local_all(window_));
+    bool another_kind = false;
+    auto still_silent = silent.begin();
+    for (const Poll& poll : silent) {
+      InStream& stream = in_stream(kind, poll.src);
+      absl::StatusOr<Arrival> arrival =
+          CheckArrival(poll.descriptor, stream.next_slot, poll.src, incoming_key(kind, poll.src));
+      if (!arrival.ok()) return arrival.status();
+      if (*arrival == Arrival::kArrived) {
+        stream.awaited = poll.descriptor;
+        another_kind |= static_cast<MessageKind>(poll.descriptor.kind) != kind;
+      } else {
+        *still_silent++ = poll;
+      }
+    }
+    silent.erase(still_silent, silent.end());
+    if (silent.empty() || another_kind) break;
+    if (absl::Status status = CompleteAcks(); !status.ok()) return status;
+    if (backoff.ShouldCheckClock() && deadline.Passed()) {
+      std::string others;
+      if (silent.size() > 1) {
+        others = absl::StrCat(
+            silent.size() == 2 ? "rank " : "ranks ",
+            absl::StrJoin(silent.begin() + 1, silent.end(), ", ",
+                          [](std::string* out, const Poll& poll) {
+                            absl::StrAppend(out, poll.src);
+                          }));
+      }
+      return NothingPublishedError(incoming_key(kind, silent[0].src), silent[0].src, others);
+    }
+    backoff.Pause();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<WindowChannel::Arrival> WindowChannel::CheckArrival(
+    const Descriptor& descriptor, uint64_t slot, int src, const MessageKey& key) const {
+  // Not there yet: the slot still holds an older descriptor (checked first,
+  // as it is cheap). A descriptor read while its owner rewrote it fails the
+  // seal: read it again.
+  const bool sealed = descriptor.slot_plus_one >= slot + 1 && descriptor.IsSealed();
+  if (sealed && descriptor.slot_plus_one == slot + 1) return Arrival::kArrived;
+  if (sealed && descriptor.slot_plus_one > slot + 1) {
+    return absl::InternalError(absl::StrCat(
+        Where(), ": ", key.ToString(), " from rank ", src, ": slot ", slot,
+        " was overwritten by slot ", descriptor.slot_plus_one - 1, " before it was read"));
+  }
+  return Arrival::kNotYet;
+}
+
+absl::Status WindowChannel::NothingPublishedError(const MessageKey& key, int src,
+                                                  absl::string_view also_silent) const {
+  return absl::DeadlineExceededError(absl::StrCat(
+      Where(), ": timed out waiting for ", MessageKindName(key.kind), " ", key.ToString(),
+      " from rank ", src, " (nothing published there yet",
+      also_silent.empty() ? "" : absl::StrCat("; nor by ", also_silent), ")"));
 }
 
 absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,

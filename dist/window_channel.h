@@ -40,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "dist/block_allocator.h"
 #include "dist/byte_source.h"
 #include "dist/deadline.h"
@@ -135,6 +136,16 @@ class WindowChannel {
                      std::string* message, InPlaceReader* in_place = nullptr,
                      bool* read_in_place = nullptr);
 
+  // Waits until each of `srcs` has published its next message of `kind`
+  // for this rank, polling them all in one round (an MPI_Get each, then one
+  // MPI_Win_flush_local_all) instead of one round trip after another, and
+  // keeps what it read for the Fetch calls that follow. Returns early, OK,
+  // when a source published a message of another kind: the Fetch from it
+  // says so. DeadlineExceeded names the key of the first source still
+  // silent and the other silent ranks.
+  absl::Status AwaitPublished(MessageKind kind, absl::Span<const int> srcs,
+                              Deadline deadline);
+
   // Dissemination barrier: ceil(log2(world_size)) rounds of one atomic add
   // and one wait each.
   absl::Status Barrier(Deadline deadline);
@@ -177,6 +188,8 @@ class WindowChannel {
   struct InStream {
     uint64_t next_slot = 0;
     uint64_t next_message = 0;
+    // The descriptor at next_slot, when AwaitPublished has read it already.
+    std::optional<Descriptor> awaited;
   };
   struct Entry {
     MessageKey key;
@@ -192,6 +205,13 @@ class WindowChannel {
     return dst == MessageKey::kEveryRank ? bcast_out_ : p2p_out_[dst];
   }
   uint64_t descriptor_offset(int dst, uint64_t slot) const;
+  InStream& in_stream(MessageKind kind, int src) {
+    return kind == MessageKind::kSend ? p2p_in_[src] : bcast_in_[src];
+  }
+  // Where a publisher keeps the descriptor at ring `slot` of its stream of
+  // `kind` to this rank, and the key of that stream's next message from `src`.
+  uint64_t incoming_descriptor(MessageKind kind, uint64_t slot) const;
+  MessageKey incoming_key(MessageKind kind, int src) const;
   unsigned char* local(uint64_t offset) { return base_ + offset; }
 
   // Waits until `stream` has a free ring slot and, for non-inline chunks,
@@ -227,6 +247,16 @@ class WindowChannel {
   absl::Status WaitForDescriptor(int src, uint64_t offset, uint64_t slot,
                                  const MessageKey& key, Deadline& deadline,
                                  Descriptor* descriptor);
+  // What a descriptor read from ring slot `slot` says: not published yet
+  // (an older one, or torn by its owner's rewrite: read it again), there,
+  // or already overwritten by a later slot (InternalError naming the key).
+  enum class Arrival { kNotYet, kArrived };
+  absl::StatusOr<Arrival> CheckArrival(const Descriptor& descriptor, uint64_t slot,
+                                       int src, const MessageKey& key) const;
+  // DeadlineExceeded for `key`; `also_silent` ("rank 3", "ranks 3, 5")
+  // names other sources waited for in vain.
+  absl::Status NothingPublishedError(const MessageKey& key, int src,
+                                     absl::string_view also_silent) const;
   // Acknowledges up to `value` in `src`'s segment. An ack that frees data
   // space is completed at once; one that frees only a ring slot is
   // completed by CompleteAcks(), which every wait, Barrier() and Progress()

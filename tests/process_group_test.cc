@@ -347,6 +347,31 @@ TEST(ProcessGroupTest, ExpireDataDropsOldMessagesAndLateReadersAreTold) {
   ASSERT_OK(group.barrier());
 }
 
+// all_gather waits for every part at once: its deadline names the first
+// silent member's key and the other silent members; a late member still
+// gathers every part.
+TEST(ProcessGroupTest, AllGatherDeadlineNamesEverySilentMember) {
+  StatelessProcessGroup group = MakeWorld(SmallWindow("gather"));
+  if (group.world_size() < 4) GTEST_SKIP() << "needs two silent members and two callers";
+  const int me = group.rank();
+  if (me >= 2) {
+    absl::StatusOr<std::vector<int>> early =
+        group.all_gather_obj(me, absl::Now() + absl::Milliseconds(200));
+    EXPECT_TRUE(absl::IsDeadlineExceeded(early.status())) << early.status();
+    EXPECT_THAT(std::string(early.status().message()),
+                HasSubstr(absl::StrCat("group 'gather' rank ", me, "/")));
+    EXPECT_THAT(std::string(early.status().message()),
+                HasSubstr("all_gather_from/0/#0 from rank 0 (nothing published there yet; "
+                          "nor by rank 1)"));
+  }
+  ASSERT_OK(group.barrier());
+  if (me < 2) {
+    ASSERT_OK_AND_ASSIGN(std::vector<int> late, group.all_gather_obj(me));
+    for (int r = 0; r < group.world_size(); ++r) EXPECT_EQ(late[r], r);
+  }
+  ASSERT_OK(group.barrier());
+}
+
 TEST(ProcessGroupTest, DeadlineNamesPeerAndKeyAndTheGroupStaysUsable) {
   StatelessProcessGroup group = MakeWorld(SmallWindow("deadline"));
   if (group.world_size() < 2) GTEST_SKIP() << "needs a peer";
