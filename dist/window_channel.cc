@@ -576,7 +576,7 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
           MPI_Get(destination, static_cast<int>(descriptor.chunk_bytes),
                   MPI_BYTE, src, static_cast<MPI_Aint>(descriptor.data_offset),
                   static_cast<int>(descriptor.chunk_bytes), MPI_BYTE, window_));
-      FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+      FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(src, window_));
     }
     if (state != DescriptorState::kExpired &&
         descriptor.data_offset != Descriptor::kInline) {
@@ -633,7 +633,7 @@ class WindowBytes final : public ByteSource {
     FV_RETURN_IF_MPI_ERROR(MPI_Get(destination, static_cast<int>(size), MPI_BYTE, rank_,
                                    static_cast<MPI_Aint>(data_offset_ + offset),
                                    static_cast<int>(size), MPI_BYTE, window_));
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(rank_, window_));
     return absl::OkStatus();
   }
 
@@ -705,7 +705,7 @@ absl::StatusOr<bool> WindowChannel::ExpiredWhileRead(int src, uint64_t descripto
   FV_RETURN_IF_MPI_ERROR(MPI_Get(&after, sizeof(after), MPI_BYTE, src,
                                  static_cast<MPI_Aint>(descriptor_offset), sizeof(after),
                                  MPI_BYTE, window_));
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(src, window_));
   if (after.descriptor_hash == descriptor.descriptor_hash) return false;
   *expired_ns = after.expired_at_ns;
   return true;
@@ -730,7 +730,9 @@ absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
     FV_RETURN_IF_MPI_ERROR(MPI_Get(descriptor, sizeof(Descriptor), MPI_BYTE,
                                    src, static_cast<MPI_Aint>(offset),
                                    sizeof(Descriptor), MPI_BYTE, window_));
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
+    // Reads complete locally (MPI_Win_flush_local): a get is done once its
+    // data is here, and a full flush costs osc/pt2pt one more message.
+    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(src, window_));
     absl::StatusOr<Arrival> arrival = CheckArrival(*descriptor, slot, src, key);
     if (!arrival.ok()) return arrival.status();
     if (*arrival == Arrival::kArrived) return absl::OkStatus();

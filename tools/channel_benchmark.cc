@@ -136,7 +136,7 @@ Row P2pLatency(StatelessProcessGroup& group, int rank, int iterations, size_t by
 
 // The floor of any pull design, in raw MPI: each side stores a 64-byte
 // message and a sequence number in its own window, and the peer polls for
-// it with MPI_Get + MPI_Win_flush (no descriptor, no acknowledgement, no
+// it with MPI_Get + MPI_Win_flush_local (no descriptor, no acknowledgement, no
 // encoding). Compared with the channel's 64-byte ping-pong.
 Row PullFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
   struct Slot {
@@ -162,7 +162,7 @@ Row PullFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
     Slot got{};
     do {
       MPI_Get(&got, sizeof(Slot), MPI_BYTE, peer, 0, sizeof(Slot), MPI_BYTE, window);
-      MPI_Win_flush(peer, window);
+      MPI_Win_flush_local(peer, window);
     } while (got.seq < seq);
     std::memcpy(buffer.data(), got.payload, buffer.size());
   };
