@@ -117,7 +117,8 @@ WindowChannel::WindowChannel(MPI_Comm comm, ChannelOptions options,
       layout_(layout),
       allocator_(layout.data_begin(), layout.data_bytes(),
                  SegmentLayout::kAlignment),
-      max_deferred_acks_(static_cast<int>(std::clamp<uint64_t>(layout.ring_slots() / 8, 1, 16))) {
+      max_deferred_acks_(static_cast<int>(std::clamp<uint64_t>(layout.ring_slots() / 8, 1, 16))),
+      max_deferred_ack_bytes_(layout.data_bytes() / 8) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &world_size_);
   max_chunk_bytes_ = options_.max_chunk_bytes != 0
@@ -531,7 +532,7 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
     if (state == DescriptorState::kWithdrawn) {
       // The publisher gave up on a message we may have partly read.
       if (absl::Status status =
-              Acknowledge(src, ack_offset, stream.next_slot + 1, /*frees_data=*/false);
+              Acknowledge(src, ack_offset, stream.next_slot + 1, /*frees_bytes=*/0);
           !status.ok()) {
         return status;
       }
@@ -597,7 +598,9 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
     // Every chunk is consumed, good or bad, so the stream stays in step.
     if (absl::Status status =
             Acknowledge(src, ack_offset, stream.next_slot + 1,
-                        /*frees_data=*/descriptor.data_offset != Descriptor::kInline);
+                        /*frees_bytes=*/descriptor.data_offset == Descriptor::kInline
+                            ? 0
+                            : descriptor.chunk_bytes);
         !status.ok()) {
       return status;
     }
@@ -677,7 +680,7 @@ absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
   }
   if (absl::Status acked =
           Acknowledge(src, p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_),
-                      stream.next_slot + 1, /*frees_data=*/true);
+                      stream.next_slot + 1, /*frees_bytes=*/descriptor.chunk_bytes);
       !acked.ok()) {
     return acked;
   }
@@ -826,26 +829,31 @@ absl::Status WindowChannel::NothingPublishedError(const MessageKey& key, int src
 }
 
 absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
-                                        uint64_t value, bool frees_data) {
+                                        uint64_t value, uint64_t frees_bytes) {
   FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(
       &value, 1, MPI_UINT64_T, src, static_cast<MPI_Aint>(ack_offset), 1,
       MPI_UINT64_T, MPI_REPLACE, window_));
-  if (frees_data) {
+  if (frees_bytes > kMaxDeferredAckChunkBytes) {
     // Completes the ack at the publisher, so it can reuse the space at once.
     FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
     return absl::OkStatus();
   }
   // Completing an ack (MPI_Win_flush) runs MPI's progress engine, which
-  // yields the core on an oversubscribed node: one that frees only a ring
-  // slot is completed when this rank next waits instead, off the path
-  // between receiving a message and answering it.
-  if (++deferred_acks_ >= max_deferred_acks_) return CompleteAcks();
+  // yields the core on an oversubscribed node: one that frees a ring slot
+  // and little data is completed when this rank next waits instead, off
+  // the path between receiving a message and answering it.
+  ++deferred_acks_;
+  deferred_ack_bytes_ += frees_bytes;
+  if (deferred_acks_ >= max_deferred_acks_ || deferred_ack_bytes_ > max_deferred_ack_bytes_) {
+    return CompleteAcks();
+  }
   return absl::OkStatus();
 }
 
 absl::Status WindowChannel::CompleteAcks() {
   if (deferred_acks_ == 0) return absl::OkStatus();
   deferred_acks_ = 0;
+  deferred_ack_bytes_ = 0;
   FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_all(window_));
   return absl::OkStatus();
 }

@@ -7,10 +7,9 @@
 // descriptor and then the bytes with MPI_Get under a passive-target epoch
 // (MPI_Win_lock_all, held for the channel's life), then acknowledges with an
 // atomic MPI_Accumulate into the publisher's segment (completed at once when
-// it frees data space, else when the reader next waits, enters a barrier or
-// calls Progress()); the publisher reclaims
-// a block once every intended reader has acknowledged it, or when it expires
-// (expire_data). Streams: one per (publisher, reader) pair for send/recv,
+// it frees more than 64 KiB, else when the reader next waits, enters a
+// barrier or calls Progress()); the publisher reclaims a block once every
+// intended reader has acknowledged it, or when it expires (expire_data). Streams: one per (publisher, reader) pair for send/recv,
 // one per publisher for broadcast and all_gather; each is in order.
 //
 // Messages larger than a chunk (a quarter of the data area by default) go
@@ -257,11 +256,14 @@ class WindowChannel {
   // names other sources waited for in vain.
   absl::Status NothingPublishedError(const MessageKey& key, int src,
                                      absl::string_view also_silent) const;
-  // Acknowledges up to `value` in `src`'s segment. An ack that frees data
-  // space is completed at once; one that frees only a ring slot is
-  // completed by CompleteAcks(), which every wait, Barrier() and Progress()
-  // call first, or once max_deferred_acks_ are pending.
-  absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value, bool frees_data);
+  // Acknowledges up to `value` in `src`'s segment, which frees a ring slot
+  // and `frees_bytes` of data there. An ack that frees more than
+  // kMaxDeferredAckChunkBytes is completed at once; a smaller one by
+  // CompleteAcks(), which every wait, Barrier() and Progress() call first,
+  // or once max_deferred_acks_ or max_deferred_ack_bytes_ are pending.
+  static constexpr uint64_t kMaxDeferredAckChunkBytes = 64 << 10;
+  absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value,
+                           uint64_t frees_bytes);
   absl::Status CompleteAcks();
   // Reads 64-bit words of this member's own segment that peers update with
   // MPI atomics.
@@ -292,9 +294,11 @@ class WindowChannel {
   uint64_t first_entry_id_ = 0;
   uint64_t barrier_epoch_ = 0;
   int deferred_acks_ = 0;  // issued, not yet completed (see Acknowledge)
-  // Deferred acks hold ring slots at the publisher: a few, at most an
-  // eighth of the ring.
+  uint64_t deferred_ack_bytes_ = 0;  // data space they would free
+  // Deferred acks hold ring slots and data space at their publishers: a
+  // few, at most an eighth of a ring, and an eighth of a data area.
   const int max_deferred_acks_;
+  const uint64_t max_deferred_ack_bytes_;
   ChannelStats stats_;
 };
 

@@ -239,24 +239,32 @@ TEST(ProcessGroupTest, SpaceIsReclaimedOnceEveryReaderHasRead) {
   EXPECT_GE(group.stats().reclaimed_by_ack, 1u);
 }
 
-// Rank 0 sends `reader` three small (inline) messages, then lets progress()
+// Small messages: one inside its descriptor, two in the data area, all
+// under the 64 KiB up to which acks are deferred.
+std::string SmallMessage(int i) {
+  constexpr size_t kSizes[] = {8, 1000, 30000};
+  return std::string(kSizes[i], static_cast<char>('a' + i));
+}
+
+// Rank 0 sends `reader` the three small messages, then lets progress()
 // reclaim them, for a minute at most.
 void SendSmallMessagesUntilReclaimed(StatelessProcessGroup& group, int reader) {
-  for (int i = 0; i < 3; ++i) ASSERT_OK(group.send_obj(i, reader));
+  for (int i = 0; i < 3; ++i) ASSERT_OK(group.send_obj(SmallMessage(i), reader));
   const absl::Time limit = absl::Now() + absl::Seconds(60);
   while (!group.entries().empty() && absl::Now() < limit) ASSERT_OK(group.progress());
   EXPECT_TRUE(group.entries().empty()) << group.entries().front().first << " never acknowledged";
   EXPECT_EQ(group.stats().reclaimed_by_ack, 3u);
+  EXPECT_EQ(group.stats().bytes_in_use, 0u);
 }
 
 void ReceiveSmallMessages(StatelessProcessGroup& group, int writer) {
   for (int i = 0; i < 3; ++i) {
-    ASSERT_OK_AND_ASSIGN(int got, group.recv_obj<int>(writer));
-    EXPECT_EQ(got, i);
+    ASSERT_OK_AND_ASSIGN(std::string got, group.recv_obj<std::string>(writer));
+    EXPECT_EQ(got, SmallMessage(i));
   }
 }
 
-// Acks of inline messages are completed when their reader next waits, not
+// Acks of small messages are completed when their reader next waits, not
 // at once (see WindowChannel::Acknowledge): rank 0 sees its small messages
 // reclaimed while rank 1 only waits for the next one.
 TEST(ProcessGroupTest, SmallMessagesAreReclaimedOnceTheirReaderWaits) {
