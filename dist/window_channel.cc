@@ -522,9 +522,9 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
     Descriptor descriptor;
     if (stream.awaited) {
       descriptor = *std::exchange(stream.awaited, std::nullopt);
-    } else if (absl::Status status = WaitForDescriptor(
-                   src, incoming_descriptor(kind, stream.next_slot), stream.next_slot, key, deadline,
-                   &descriptor);
+    } else if (absl::Status status =
+                   WaitForDescriptor(src, incoming_descriptor(kind, stream.next_slot),
+                                     stream.next_slot, key, deadline, &descriptor);
                !status.ok()) {
       return status;
     }

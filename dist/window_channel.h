@@ -9,8 +9,9 @@
 // atomic MPI_Accumulate into the publisher's segment (completed at once when
 // it frees more than 64 KiB, else when the reader next waits, enters a
 // barrier or calls Progress()); the publisher reclaims a block once every
-// intended reader has acknowledged it, or when it expires (expire_data). Streams: one per (publisher, reader) pair for send/recv,
-// one per publisher for broadcast and all_gather; each is in order.
+// intended reader has acknowledged it, or when it expires (expire_data).
+// Streams: one per (publisher, reader) pair for send/recv, one per
+// publisher for broadcast and all_gather; each is in order.
 //
 // Messages larger than a chunk (a quarter of the data area by default) go
 // through in chunks with flow control: the publisher waits for readers to
