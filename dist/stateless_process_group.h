@@ -19,8 +19,8 @@
 //   the next receive from that peer; a corrupt one gives DataLoss; an
 //   expired one NotFound.
 // - Memory: a message's space is reclaimed as soon as every reader has
-//   read it (a small message's acknowledgement completes when its reader
-//   next waits, enters barrier() or calls progress()), or after
+//   read it (the acknowledgement of a message chunk up to 64 KiB completes
+//   when its reader next waits, enters barrier() or calls progress()), or after
 //   data_expiration (see expire_data()).
 // Costs: a small object is one MPI_Get plus one atomic for the reader; a
 // large one adds one MPI_Get per chunk. One of 256 KiB or more that fits in

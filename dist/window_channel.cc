@@ -167,6 +167,10 @@ uint64_t WindowChannel::incoming_descriptor(MessageKind kind, uint64_t slot) con
   return descriptor_offset(kind == MessageKind::kSend ? rank_ : MessageKey::kEveryRank, slot);
 }
 
+uint64_t WindowChannel::incoming_acked(MessageKind kind) const {
+  return kind == MessageKind::kSend ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_);
+}
+
 MessageKey WindowChannel::incoming_key(MessageKind kind, int src) const {
   const bool p2p = kind == MessageKind::kSend;
   return MessageKey{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
@@ -503,10 +507,8 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
                                   InPlaceReader* in_place, bool* read_in_place) {
   if (read_in_place != nullptr) *read_in_place = false;
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  const bool p2p = kind == MessageKind::kSend;
   InStream& stream = in_stream(kind, src);
-  const uint64_t ack_offset =
-      p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_);
+  const uint64_t ack_offset = incoming_acked(kind);
 
   std::string& message = *out;
   message.clear();
@@ -609,8 +611,8 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
     if (descriptor.IsLastChunk()) break;
   }
 
-  const MessageKey key{kind, src, p2p ? rank_ : MessageKey::kEveryRank,
-                       stream.next_message++};
+  const MessageKey key = incoming_key(kind, src);
+  ++stream.next_message;
   if (expired) return ExpiredError(key, published_ns, expired_ns);
   if (corrupt) {
     return absl::DataLossError(absl::StrCat(
@@ -656,7 +658,6 @@ absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
                                          const Descriptor& descriptor, InStream& stream,
                                          std::string* message, InPlaceReader* in_place,
                                          bool* read_in_place) {
-  const bool p2p = kind == MessageKind::kSend;
   const MessageKey key = incoming_key(kind, src);
   const uint64_t descriptor_at = incoming_descriptor(kind, stream.next_slot);
   WindowBytes chunk(window_, src, descriptor.data_offset);
@@ -679,8 +680,8 @@ absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
     *read_in_place = true;
   }
   if (absl::Status acked =
-          Acknowledge(src, p2p ? layout_.p2p_acked(rank_) : layout_.bcast_acked(rank_),
-                      stream.next_slot + 1, /*frees_bytes=*/descriptor.chunk_bytes);
+          Acknowledge(src, incoming_acked(kind), stream.next_slot + 1,
+                      /*frees_bytes=*/descriptor.chunk_bytes);
       !acked.ok()) {
     return acked;
   }

@@ -209,8 +209,10 @@ class WindowChannel {
     return kind == MessageKind::kSend ? p2p_in_[src] : bcast_in_[src];
   }
   // Where a publisher keeps the descriptor at ring `slot` of its stream of
-  // `kind` to this rank, and the key of that stream's next message from `src`.
+  // `kind` to this rank, and the word this rank acknowledges it in; the key
+  // of that stream's next message from `src`.
   uint64_t incoming_descriptor(MessageKind kind, uint64_t slot) const;
+  uint64_t incoming_acked(MessageKind kind) const;
   MessageKey incoming_key(MessageKind kind, int src) const;
   unsigned char* local(uint64_t offset) { return base_ + offset; }
 
