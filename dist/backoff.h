@@ -28,6 +28,12 @@ class Backoff {
     return rounds_ > spin_rounds_ || rounds_ % 16 == 0;
   }
 
+  // Pauses so far.
+  int rounds() const { return rounds_; }
+  // Whether the wait has outlasted its spinning: what is worth doing while
+  // idle (returning credits, say) is worth doing now, once.
+  bool JustStoppedSpinning() const { return rounds_ == spin_rounds_; }
+
   void Pause() {
     ++rounds_;
     if (rounds_ <= spin_rounds_) return;

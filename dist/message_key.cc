@@ -4,6 +4,18 @@
 
 namespace fastvideo::dist {
 
+const char* MessageKindName(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kSend:
+      return "send_obj";
+    case MessageKind::kBroadcast:
+      return "broadcast_obj";
+    case MessageKind::kAllGather:
+      return "all_gather_obj";
+  }
+  return "unknown";
+}
+
 std::string MessageKey::ToString() const {
   switch (kind) {
     case MessageKind::kSend:

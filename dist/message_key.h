@@ -7,9 +7,19 @@
 #include <cstdint>
 #include <string>
 
-#include "dist/segment_layout.h"
-
 namespace fastvideo::dist {
+
+// What a message is. Descriptors and inbox records carry it, so that a
+// reader notices a mismatched call (e.g. a broadcast_obj on one rank
+// against an all_gather_obj on another).
+enum class MessageKind : uint64_t {
+  kSend = 1,
+  kBroadcast = 2,
+  kAllGather = 3,
+};
+
+// The call that sends it: "send_obj", "broadcast_obj", "all_gather_obj".
+const char* MessageKindName(MessageKind kind);
 
 struct MessageKey {
   static constexpr int kEveryRank = -1;  // destination of a broadcast

@@ -17,18 +17,6 @@ uint64_t AlignUp(uint64_t value, uint64_t alignment) {
 
 }  // namespace
 
-const char* MessageKindName(MessageKind kind) {
-  switch (kind) {
-    case MessageKind::kSend:
-      return "send_obj";
-    case MessageKind::kBroadcast:
-      return "broadcast_obj";
-    case MessageKind::kAllGather:
-      return "all_gather_obj";
-  }
-  return "unknown";
-}
-
 uint64_t Descriptor::ComputeHash() const {
   // The fields before descriptor_hash, then only the inline bytes in use:
   // a small message costs a short hash, not 256 bytes.
@@ -48,7 +36,8 @@ bool Descriptor::IsSealed() const {
 absl::StatusOr<SegmentLayout> SegmentLayout::Create(int world_size,
                                                     uint64_t ring_slots,
                                                     uint64_t segment_bytes,
-                                                    uint64_t min_data_bytes) {
+                                                    uint64_t min_data_bytes,
+                                                    InboxShape inbox) {
   if (world_size <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("world_size must be positive, got ", world_size));
@@ -57,20 +46,33 @@ absl::StatusOr<SegmentLayout> SegmentLayout::Create(int world_size,
     return absl::InvalidArgumentError(
         absl::StrCat("ring_slots must be at least 2, got ", ring_slots));
   }
+  if (inbox.slots < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inbox_slots must be at least 2, got ", inbox.slots));
+  }
+  if (inbox.slot_bytes % kAlignment != 0 || inbox.slot_bytes < 128 ||
+      inbox.slot_bytes > (uint64_t{1} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inbox_slot_bytes must be a multiple of 64 from 128 to 1 MiB, got ",
+        inbox.slot_bytes));
+  }
   SegmentLayout layout;
   layout.world_size_ = world_size;
   layout.ring_slots_ = ring_slots;
   layout.segment_bytes_ = segment_bytes;
-  const uint64_t control_bytes = 8 * (2 * uint64_t(world_size) + kBarrierRounds);
-  layout.rings_begin_ = AlignUp(control_bytes, kAlignment);
+  layout.inbox_ = inbox;
+  const uint64_t control_bytes = 8 * (6 * uint64_t(world_size) + kBarrierRounds);
+  layout.inboxes_begin_ = AlignUp(control_bytes, kAlignment);
+  layout.rings_begin_ = layout.inboxes_begin_ + InboxBytes(world_size, inbox);
   const uint64_t rings_bytes =
       (uint64_t(world_size) + 1) * ring_slots * sizeof(Descriptor);
   layout.data_begin_ = AlignUp(layout.rings_begin_ + rings_bytes, kAlignment);
   if (segment_bytes < layout.data_begin_ + min_data_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "window segment of ", segment_bytes, " bytes is too small for ",
-        world_size, " ranks and ", ring_slots, " ring slots: it needs ",
-        layout.data_begin_, " bytes of control and descriptors plus at least ",
+        world_size, " ranks, ", ring_slots, " ring slots and inboxes of ", inbox.slots,
+        " x ", inbox.slot_bytes, " bytes per peer and stream: it needs ", layout.data_begin_,
+        " bytes of control, inboxes and descriptors plus at least ",
         min_data_bytes, " bytes of data"));
   }
   return layout;

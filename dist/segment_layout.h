@@ -1,16 +1,72 @@
-// The layout of one member's window segment, shared by publisher and readers.
+// The channel's protocol, described once: the layout of a member's window
+// segment, who writes each part with which operation, and how a message
+// travels. Every remote access goes through internal/rma.h; the push path
+// is internal/inbox.h, the pull path and the barrier window_channel.cc.
 //
-//   [ control ]  p2p_acked[world]    slots of my stream to rank r that r has
-//                                    read (r writes it, MPI_REPLACE)
-//                bcast_acked[world]  slots of my broadcast stream r has read
-//                barrier[64]         arrivals per dissemination round
-//                                    (partners add 1, MPI_SUM)
-//   [ rings   ]  p2p[world][ring_slots]  descriptors of my stream to rank r
-//                bcast[ring_slots]       descriptors of my broadcast stream
-//   [ data    ]  chunks that do not fit inline, 64-byte aligned blocks
+// Segment of member M (every member's has the same layout, so a peer
+// computes offsets in M's segment from its own copy of SegmentLayout):
 //
-// Every member's segment has the same layout, so a reader computes offsets
-// in the publisher's segment from its own copy of SegmentLayout.
+//   [ control ]  p2p_acked[r]       ring slots of M's stream to r that r has
+//                                   read: r, MPI_Accumulate(MPI_REPLACE)
+//                bcast_acked[r]     the same for M's broadcast ring
+//                credit[r][s]       records of M's inbox stream s at r that r
+//                                   consumed: r, MPI_Accumulate(MPI_REPLACE)
+//                notice[w][s]       descriptors writer w has published to M
+//                                   on stream s (w's ring slots used): w,
+//                                   MPI_Accumulate(MPI_REPLACE)
+//                barrier[64]        arrivals per dissemination round:
+//                                   partners, MPI_Accumulate(MPI_SUM)
+//   [ inboxes ]  inbox[w][s][slots] records writer w pushed to M: w, one
+//                                   MPI_Put per record (+ flush_local)
+//   [ rings   ]  p2p[r][ring_slots] descriptors of M's pull stream to r:
+//                                   M, local stores (+ MPI_Win_sync unless
+//                bcast[ring_slots]  unified), read by peers with MPI_Get
+//   [ data    ]  chunks of pulled messages, 64-byte aligned blocks: M,
+//                                   local stores; read by peers with MPI_Get
+//
+// M reads its own words with atomic acquire loads (MPI_WIN_UNIFIED) or
+// MPI_Get_accumulate(MPI_NO_OP); while it waits it calls MPI_Win_sync,
+// which lets osc/pt2pt apply peers' operations to its memory.
+//
+// Streams: per (writer, reader) one for send_obj (s = p2p), per writer one
+// for broadcast_obj and all_gather_obj parts (s = collective). Messages of
+// a stream are numbered 0, 1, ...; each goes one of two ways, and the
+// reader takes them in number order whichever way each went.
+//
+// Push (a framed payload of at most slot_bytes - 48 bytes, when every
+// reader has credit): the writer seals a record (header + payload, hash
+// over both) and puts it into slot (index % slots) of the reader's inbox
+// with one MPI_Put. Life of a slot: written -> sealed (the put has landed
+// whole; a reader that sees a torn record fails the seal and looks again)
+// -> consumed by the reader in index order -> credited (the reader stores
+// its consumed count in credit[], a quarter of the inbox at a time, or all
+// of it when a wait outlasts its spinning, a barrier or progress()) ->
+// reused by the writer, which never writes a slot it has no credit for.
+// Expired: the writer overwrites the header only (same index, expired_at
+// set, no payload) and completes that put before anything may reuse the
+// slot; the reader gets NotFound with both times. A record is checked
+// before use (inbox_record.h): index, seal, payload bounds.
+//
+// Pull (larger messages, or no credit): the writer writes the chunks into
+// its data area and a sealed descriptor per chunk into its ring, then
+// stores the ring slots used into the reader's notice[] word (every
+// reader's, for a broadcast), on its way at once (flush_local). The reader
+// polls notice[] in its own memory; once it exceeds the slots it has read,
+// it gets the descriptor (MPI_Get), checks it (CheckChunk), gets the data,
+// and acknowledges in the writer's p2p_acked/bcast_acked word (completed at
+// once for a chunk over 64 KiB, else at its next wait). The writer frees a
+// chunk when every reader acknowledged it, or marks it expired in place
+// (readers get NotFound); a message cut short is followed by a withdrawal
+// marker before anything else on that stream.
+//
+// Ordering: a put and a notice land in no particular order. The reader
+// wanting message #k looks at its next inbox record: #k -> pushed; a later
+// number -> #k went the pull way. Otherwise it reads the announced
+// descriptor, if any: #k -> pulled; a later number -> #k is a record still
+// landing. A message to oneself never enters the window.
+//
+// Barrier: in round i each member adds 1 to barrier[i] of member
+// (rank + 2^i) mod n and waits, polling its own word, for its epoch.
 #ifndef FASTVIDEO_DIST_SEGMENT_LAYOUT_H_
 #define FASTVIDEO_DIST_SEGMENT_LAYOUT_H_
 
@@ -18,18 +74,9 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "dist/message_key.h"
 
 namespace fastvideo::dist {
-
-// What a descriptor carries, so that a reader notices a mismatched call
-// (e.g. a broadcast_obj on one rank against an all_gather_obj on another).
-enum class MessageKind : uint64_t {
-  kSend = 1,
-  kBroadcast = 2,
-  kAllGather = 3,
-};
-
-const char* MessageKindName(MessageKind kind);
 
 enum class DescriptorState : uint64_t {
   kPublished = 1,
@@ -71,29 +118,71 @@ struct Descriptor {
 };
 static_assert(sizeof(Descriptor) == 256, "Descriptor layout changed");
 
+// The inbox streams a writer has at each reader: one for send_obj, one for
+// broadcast_obj and all_gather_obj parts.
+enum class InboxStream : int { kP2p = 0, kCollective = 1 };
+inline constexpr int kInboxStreams = 2;
+inline InboxStream InboxStreamOf(MessageKind kind) {
+  return kind == MessageKind::kSend ? InboxStream::kP2p : InboxStream::kCollective;
+}
+
+// How many inbox slots each (writer, stream) pair has at a reader, and how
+// big each is: a message whose framed payload fits
+// slot_bytes - sizeof(RecordHeader) (48 bytes) is pushed.
+struct InboxShape {
+  uint64_t slots = 16;
+  uint64_t slot_bytes = 256;
+};
+
 class SegmentLayout {
  public:
   static constexpr int kBarrierRounds = 64;
   static constexpr uint64_t kAlignment = 64;
 
   // Fails with InvalidArgument when the segment cannot hold the control
-  // area, the rings and at least `min_data_bytes` of data.
+  // area, the inboxes, the rings and at least `min_data_bytes` of data, or
+  // when the inbox shape is unusable (slots < 2, slot_bytes not a multiple
+  // of 64 or too small for a header and 16 bytes).
   static absl::StatusOr<SegmentLayout> Create(int world_size,
                                               uint64_t ring_slots,
                                               uint64_t segment_bytes,
-                                              uint64_t min_data_bytes);
+                                              uint64_t min_data_bytes,
+                                              InboxShape inbox = {});
+  // Bytes of inboxes a member's segment holds for `world_size` members.
+  static uint64_t InboxBytes(int world_size, InboxShape inbox) {
+    return uint64_t(world_size) * kInboxStreams * inbox.slots * inbox.slot_bytes;
+  }
 
   int world_size() const { return world_size_; }
   uint64_t ring_slots() const { return ring_slots_; }
   uint64_t segment_bytes() const { return segment_bytes_; }
+  const InboxShape& inbox() const { return inbox_; }
 
   // Byte offsets of the 64-bit words and descriptors described above.
   uint64_t p2p_acked(int reader) const { return 8 * uint64_t(reader); }
   uint64_t bcast_acked(int reader) const { return 8 * uint64_t(world_size_ + reader); }
+  // In a writer's segment: records of its inbox stream at `reader` that the
+  // reader consumed (its credit).
+  uint64_t credit(int reader, InboxStream stream) const {
+    return 8 * (2 * uint64_t(world_size_) + 2 * uint64_t(reader) + uint64_t(stream));
+  }
+  // Acks and credits, read in one go by the publisher.
   uint64_t acked_begin() const { return 0; }
-  uint64_t acked_words() const { return 2 * uint64_t(world_size_); }
+  uint64_t acked_words() const { return 4 * uint64_t(world_size_); }
+  // In a reader's segment: descriptors `writer` has published to it on the
+  // pull path of `stream` (the writer's ring slots used), pushed by the writer.
+  uint64_t notice(int writer, InboxStream stream) const {
+    return 8 * (4 * uint64_t(world_size_) + 2 * uint64_t(writer) + uint64_t(stream));
+  }
   uint64_t barrier(int round) const {
-    return 8 * (2 * uint64_t(world_size_) + uint64_t(round));
+    return 8 * (6 * uint64_t(world_size_) + uint64_t(round));
+  }
+  // In a reader's segment: the slot of record `index` of `writer`'s stream.
+  uint64_t inbox_slot(int writer, InboxStream stream, uint64_t index) const {
+    return inboxes_begin_ +
+           ((uint64_t(writer) * kInboxStreams + uint64_t(stream)) * inbox_.slots +
+            index % inbox_.slots) *
+               inbox_.slot_bytes;
   }
   uint64_t p2p_descriptor(int reader, uint64_t slot) const {
     return rings_begin_ +
@@ -111,6 +200,8 @@ class SegmentLayout {
   int world_size_ = 0;
   uint64_t ring_slots_ = 0;
   uint64_t segment_bytes_ = 0;
+  InboxShape inbox_;
+  uint64_t inboxes_begin_ = 0;
   uint64_t rings_begin_ = 0;
   uint64_t data_begin_ = 0;
 };

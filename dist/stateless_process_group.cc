@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "dist/mpi_error.h"
+#include "dist/window_channel.h"
 
 namespace fastvideo {
 
@@ -93,16 +94,14 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::FromOwnedComm(
   channel_options.segment_bytes = impl->options.window_bytes;
   channel_options.ring_slots = impl->options.ring_slots;
   channel_options.max_chunk_bytes = impl->options.max_chunk_bytes;
+  channel_options.inbox = {impl->options.inbox_slots, impl->options.inbox_slot_bytes};
   channel_options.data_expiration =
       absl::Seconds(impl->options.data_expiration_seconds);
   channel_options.clock = impl->options.clock;
   channel_options.verify_payloads = impl->options.verify_payloads;
   absl::StatusOr<std::unique_ptr<dist::WindowChannel>> channel =
       dist::WindowChannel::Create(comm, std::move(channel_options));
-  if (!channel.ok()) {
-    MPI_Comm_free(&comm);
-    return channel.status();
-  }
+  if (!channel.ok()) return channel.status();  // Create freed the communicator
   impl->channel = *std::move(channel);
   impl->held_p2p.resize(impl->parent_ranks.size());
   impl->held_bcast.resize(impl->parent_ranks.size());

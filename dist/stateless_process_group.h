@@ -48,9 +48,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "dist/channel_stats.h"
 #include "dist/codec.h"
-#include "dist/segment_layout.h"
-#include "dist/window_channel.h"
+#include "dist/deadline.h"
+#include "dist/message_key.h"
 
 namespace at {
 class Tensor;
@@ -70,6 +71,14 @@ struct GroupOptions {
   uint64_t ring_slots = 0;
   // Largest chunk of a message in the window; 0: a quarter of the data area.
   uint64_t max_chunk_bytes = 0;
+  // Inboxes: a message whose encoded form fits a slot (less 48 bytes of
+  // header) is pushed straight into its reader's memory; each writer has
+  // inbox_slots of them per reader, for send_obj and for collectives. They
+  // take world_size x 2 x inbox_slots x inbox_slot_bytes of each member's
+  // window: 8 KiB per member with the defaults (64 KiB at 8 ranks, 512 KiB
+  // at 64, 8 MiB at 1024).
+  uint64_t inbox_slots = 16;
+  uint64_t inbox_slot_bytes = 256;
   // Deadline of blocking calls that are not given one, counted from when
   // the call first has to wait.
   absl::Duration default_timeout = absl::Minutes(5);

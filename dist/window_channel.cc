@@ -37,9 +37,16 @@ std::string FormatTime(uint64_t unix_nanos) {
 
 absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
     MPI_Comm comm, ChannelOptions options) {
-  FV_RETURN_IF_MPI_ERROR(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN));
+  // The communicator is ours from here on, whatever happens.
+  auto free_comm = [&comm](absl::Status status) {
+    MPI_Comm_free(&comm);
+    return status;
+  };
+  if (int code = MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN); code != MPI_SUCCESS) {
+    return free_comm(MpiStatus(code, "MPI_Comm_set_errhandler"));
+  }
   int world_size = 0;
-  FV_RETURN_IF_MPI_ERROR(MPI_Comm_size(comm, &world_size));
+  MPI_Comm_size(comm, &world_size);
 
   if (options.ring_slots == 0) {
     options.ring_slots = std::clamp<uint64_t>(
@@ -47,67 +54,79 @@ absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
         16, 1024);
   }
   // Every member must lay its segment out the same way.
-  uint64_t mine[2] = {options.segment_bytes, options.ring_slots};
-  uint64_t low[2], high[2];
-  FV_RETURN_IF_MPI_ERROR(
-      MPI_Allreduce(mine, low, 2, MPI_UINT64_T, MPI_MIN, comm));
-  FV_RETURN_IF_MPI_ERROR(
-      MPI_Allreduce(mine, high, 2, MPI_UINT64_T, MPI_MAX, comm));
-  if (low[0] != high[0] || low[1] != high[1]) {
-    return absl::InvalidArgumentError(absl::StrCat(
+  uint64_t mine[4] = {options.segment_bytes, options.ring_slots, options.inbox.slots,
+                      options.inbox.slot_bytes};
+  uint64_t low[4], high[4];
+  if (int code = MPI_Allreduce(mine, low, 4, MPI_UINT64_T, MPI_MIN, comm);
+      code != MPI_SUCCESS) {
+    return free_comm(MpiStatus(code, "MPI_Allreduce"));
+  }
+  if (int code = MPI_Allreduce(mine, high, 4, MPI_UINT64_T, MPI_MAX, comm);
+      code != MPI_SUCCESS) {
+    return free_comm(MpiStatus(code, "MPI_Allreduce"));
+  }
+  if (!std::equal(low, low + 4, high)) {
+    return free_comm(absl::InvalidArgumentError(absl::StrCat(
         "group '", options.name, "': members disagree on the window: "
         "segment_bytes from ", low[0], " to ", high[0], ", ring_slots from ",
-        low[1], " to ", high[1], "; every member must pass the same options"));
+        low[1], " to ", high[1], ", inbox slots from ", low[2], " to ", high[2],
+        ", inbox slot bytes from ", low[3], " to ", high[3],
+        "; every member must pass the same options")));
   }
   if (options.data_expiration < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
+    return free_comm(absl::InvalidArgumentError(
         absl::StrCat("group '", options.name,
                      "': data_expiration must not be negative, got ",
-                     absl::FormatDuration(options.data_expiration)));
+                     absl::FormatDuration(options.data_expiration))));
   }
   absl::StatusOr<SegmentLayout> layout =
       SegmentLayout::Create(world_size, options.ring_slots,
-                            options.segment_bytes, kMinDataBytes);
+                            options.segment_bytes, kMinDataBytes, options.inbox);
   if (!layout.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "group '", options.name, "': ", layout.status().message()));
+    return free_comm(absl::InvalidArgumentError(absl::StrCat(
+        "group '", options.name, "': ", layout.status().message())));
   }
+  // From here the channel owns the communicator: a failure closes it.
   std::unique_ptr<WindowChannel> channel(
       new WindowChannel(comm, std::move(options), *layout));
-
-  MPI_Info info;
-  FV_RETURN_IF_MPI_ERROR(MPI_Info_create(&info));
-  // Readers use MPI_REPLACE on ack words and the publisher MPI_NO_OP.
-  MPI_Info_set(info, "accumulate_ops", "same_op_no_op");
-  const int allocated = MPI_Win_allocate(
-      static_cast<MPI_Aint>(layout->segment_bytes()), 1, info, comm,
-      &channel->base_, &channel->window_);
-  MPI_Info_free(&info);
-  FV_RETURN_IF_MPI_ERROR(allocated);
-  FV_RETURN_IF_MPI_ERROR(
-      MPI_Win_set_errhandler(channel->window_, MPI_ERRORS_RETURN));
-  absl::StatusOr<bool> oversubscribed = NodeIsOversubscribed(comm);
-  if (!oversubscribed.ok()) return oversubscribed.status();
-  channel->oversubscribed_ = *oversubscribed;
-  int* model = nullptr;
-  int has_model = 0;
-  FV_RETURN_IF_MPI_ERROR(
-      MPI_Win_get_attr(channel->window_, MPI_WIN_MODEL, &model, &has_model));
-  channel->unified_memory_ = has_model && *model == MPI_WIN_UNIFIED;
-  FV_RETURN_IF_MPI_ERROR(
-      MPI_Win_lock_all(MPI_MODE_NOCHECK, channel->window_));
-  std::memset(channel->base_, 0, layout->data_begin());
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_sync(channel->window_));
-  // Nobody reads a segment before its owner has cleared it.
-  FV_RETURN_IF_MPI_ERROR(MPI_Barrier(comm));
+  if (absl::Status status = channel->OpenWindow(); !status.ok()) return status;
   VLOG(1) << channel->Where() << ": window of " << layout->segment_bytes()
           << " bytes per member, " << layout->data_bytes() << " for data, "
-          << layout->ring_slots() << " ring slots, chunks of up to "
+          << layout->ring_slots() << " ring slots, inboxes of " << layout->inbox().slots
+          << " x " << layout->inbox().slot_bytes << " bytes, chunks of up to "
           << channel->max_chunk_bytes_ << " bytes, "
-          << (channel->unified_memory_ ? "unified" : "separate")
-          << " memory model"
+          << (channel->rma_->unified() ? "unified" : "separate") << " memory model"
           << (channel->oversubscribed_ ? ", oversubscribed node" : "");
   return channel;
+}
+
+absl::Status WindowChannel::OpenWindow() {
+  MPI_Info info;
+  FV_RETURN_IF_MPI_ERROR(MPI_Info_create(&info));
+  // Readers use MPI_REPLACE on ack and credit words, writers on notices,
+  // partners MPI_SUM on barrier words, owners MPI_NO_OP: one op per word.
+  MPI_Info_set(info, "accumulate_ops", "same_op_no_op");
+  const int allocated = MPI_Win_allocate(static_cast<MPI_Aint>(layout_.segment_bytes()), 1,
+                                         info, comm_, &base_, &window_);
+  MPI_Info_free(&info);
+  FV_RETURN_IF_MPI_ERROR(allocated);
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN));
+  absl::StatusOr<bool> oversubscribed = NodeIsOversubscribed(comm_);
+  if (!oversubscribed.ok()) return oversubscribed.status();
+  oversubscribed_ = *oversubscribed;
+  int* model = nullptr;
+  int has_model = 0;
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_get_attr(window_, MPI_WIN_MODEL, &model, &has_model));
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_));
+  window_locked_ = true;
+  rma_ = std::make_unique<MpiRma>(window_, base_, rank_, has_model && *model == MPI_WIN_UNIFIED);
+  inbox_out_ = std::make_unique<InboxWriter>(*rma_, layout_);
+  inbox_in_ = std::make_unique<InboxReader>(*rma_, layout_);
+  std::memset(base_, 0, layout_.data_begin());
+  rma_->SyncLocalStores();
+  // Nobody reads or writes a segment before its owner has cleared it.
+  FV_RETURN_IF_MPI_ERROR(MPI_Barrier(comm_));
+  return absl::OkStatus();
 }
 
 WindowChannel::WindowChannel(MPI_Comm comm, ChannelOptions options,
@@ -145,12 +164,12 @@ absl::Status WindowChannel::Close() {
           << " objects (" << stats_.bytes_sent << " bytes), received "
           << stats_.objects_received << " (" << stats_.bytes_received
           << " bytes), " << stats_.entries_in_use << " entries unreclaimed";
-  if (window_ != MPI_WIN_NULL) {
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_unlock_all(window_));
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_free(&window_));
-  }
-  FV_RETURN_IF_MPI_ERROR(MPI_Comm_free(&comm_));
-  return absl::OkStatus();
+  // Undo what OpenWindow did, all of it even when a step fails.
+  absl::Status status;
+  if (window_locked_) status.Update(MpiStatus(MPI_Win_unlock_all(window_), "MPI_Win_unlock_all"));
+  if (window_ != MPI_WIN_NULL) status.Update(MpiStatus(MPI_Win_free(&window_), "MPI_Win_free"));
+  if (comm_ != MPI_COMM_NULL) status.Update(MpiStatus(MPI_Comm_free(&comm_), "MPI_Comm_free"));
+  return status;
 }
 
 std::string WindowChannel::Where() const {
@@ -201,11 +220,15 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
     return absl::OkStatus();
   }
   const absl::Time now = options_.clock();
-  ExpireDataAt(now);
+  if (absl::Status status = ExpireDataAt(now); !status.ok()) return status;
+  if (dst == rank_) return PublishToSelf(key, size, write, now);
   // A message withdrawn earlier must be marked before anything follows it.
   if (absl::Status status = PublishWithdrawal(dst, deadline); !status.ok()) {
     return status;
   }
+  absl::StatusOr<bool> pushed = TryPush(key, size, write, now);
+  if (!pushed.ok() || *pushed) return pushed.status();
+  if (size <= inbox_out_->max_payload_bytes()) ++stats_.objects_sent_pulled_for_credit;
 
   const uint64_t entry_id = first_entry_id_ + entries_.size();
   bool entry_added = false;
@@ -245,7 +268,7 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
           " bytes it announced; nothing was published"));
     }
     if (!entry_added) {
-      entries_.push_back({key, now, /*live_chunks=*/0, /*open=*/true});
+      AddEntry(key, now);
       entry_added = true;
     }
     stream.pending.push_back(
@@ -257,6 +280,7 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
     offset += chunk_bytes;
     stats_.peak_bytes_in_use =
         std::max(stats_.peak_bytes_in_use, allocator_.bytes_in_use());
+    if (absl::Status status = NotifyReaders(dst, stream.next_slot); !status.ok()) return status;
   } while (offset < size);
 
   ++stream.next_message;
@@ -266,6 +290,88 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
   PopFinishedEntries();
   VLOG(2) << Where() << ": published " << key.ToString() << " ("
           << size << " bytes)";
+  return absl::OkStatus();
+}
+
+uint64_t WindowChannel::AddEntry(const MessageKey& key, absl::Time now) {
+  entries_.push_back({key, now, /*live_chunks=*/0, /*open=*/true});
+  return first_entry_id_ + entries_.size() - 1;
+}
+
+absl::StatusOr<bool> WindowChannel::TryPush(const MessageKey& key, uint64_t size,
+                                            ChunkWriter write, absl::Time now) {
+  if (size > inbox_out_->max_payload_bytes()) return false;
+  const InboxStream inbox = InboxStreamOf(key.kind);
+  // A message goes one way to all its readers: pushed only if each has room.
+  for (int r = 0; r < world_size_; ++r) {
+    if (r == rank_ || (key.dst != MessageKey::kEveryRank && r != key.dst)) continue;
+    absl::StatusOr<bool> credit = inbox_out_->HasCredit(r, inbox);
+    if (!credit.ok() || !*credit) return credit;
+  }
+  // Encoded once, whatever the number of readers.
+  small_message_.resize(size);
+  if (size > 0 && !write(small_message_.data(), 0, size)) {
+    return absl::InternalError(absl::StrCat(
+        Where(), ": ", key.ToString(), ": the object's codec did not write the ", size,
+        " bytes it announced; nothing was published"));
+  }
+  const uint64_t entry_id = AddEntry(key, now);
+  Entry& entry = entries_.back();
+  for (int r = 0; r < world_size_; ++r) {
+    if (r == rank_ || (key.dst != MessageKey::kEveryRank && r != key.dst)) continue;
+    absl::StatusOr<bool> pushed = inbox_out_->Push(
+        r, inbox, key.kind, key.seq, UnixNanos(now), size, entry_id, [this, size](char* to) {
+          std::memcpy(to, small_message_.data(), size);
+          return true;
+        });
+    if (!pushed.ok()) return pushed.status();
+    if (entry.live_chunks++ == 0) ++stats_.entries_in_use;
+  }
+  entry.open = false;
+  ++out_stream(key.dst).next_message;
+  ++stats_.objects_sent;
+  ++stats_.objects_sent_pushed;
+  stats_.bytes_sent += size;
+  VLOG(2) << Where() << ": pushed " << key.ToString() << " (" << size << " bytes)";
+  return true;
+}
+
+absl::Status WindowChannel::PublishToSelf(const MessageKey& key, uint64_t size,
+                                          ChunkWriter write, absl::Time now) {
+  std::string bytes(size, '\0');
+  // The writer's contract: chunks of at most max_chunk_bytes, in order.
+  for (uint64_t offset = 0; offset < size; offset += max_chunk_bytes_) {
+    const uint64_t chunk_bytes = std::min(max_chunk_bytes_, size - offset);
+    if (!write(bytes.data() + offset, offset, chunk_bytes)) {
+      return absl::InternalError(absl::StrCat(
+          Where(), ": ", key.ToString(), ": the object's codec did not write the ", size,
+          " bytes it announced; nothing was published"));
+    }
+  }
+  const uint64_t entry_id = AddEntry(key, now);
+  entries_.back().live_chunks = 1;
+  entries_.back().open = false;
+  ++stats_.entries_in_use;
+  self_queue_.push_back({std::move(bytes), entry_id, now, std::nullopt});
+  ++out_stream(key.dst).next_message;
+  ++stats_.objects_sent;
+  ++stats_.objects_sent_to_self;
+  stats_.bytes_sent += size;
+  return absl::OkStatus();
+}
+
+absl::Status WindowChannel::NotifyReaders(int dst, uint64_t published_slots) {
+  const InboxStream inbox =
+      dst == MessageKey::kEveryRank ? InboxStream::kCollective : InboxStream::kP2p;
+  for (int r = 0; r < world_size_; ++r) {
+    if (r == rank_ || (dst != MessageKey::kEveryRank && r != dst)) continue;
+    if (absl::Status status = rma_->StoreWord(r, layout_.notice(rank_, inbox), published_slots);
+        !status.ok()) {
+      return status;
+    }
+    // On its way now: the reader must not depend on this member's next call.
+    if (absl::Status status = rma_->SendNow(r); !status.ok()) return status;
+  }
   return absl::OkStatus();
 }
 
@@ -286,6 +392,9 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
         return *block;
       }
     }
+    if (key.kind == MessageKind::kAllGather) {
+      if (absl::Status status = ReadAhead(key.kind); !status.ok()) return status;
+    }
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
       const uint64_t oldest =
           stream.pending.empty() ? stream.next_slot : stream.pending.front().slot;
@@ -300,9 +409,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
           " in use); waiting for ", Laggards(dst, oldest, acked),
           " to read"));
     }
-    if (absl::Status status = CompleteAcks(); !status.ok()) return status;
-    DriveProgress();
-    backoff.Pause();
+    if (absl::Status status = Idle(backoff); !status.ok()) return status;
   }
 }
 
@@ -348,13 +455,13 @@ bool WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
   // the seal and reads again. (MPI_Win_sync also runs osc/rdma's progress
   // engine, which yields the core on an oversubscribed node: small
   // messages skip it.)
-  if (sealed.data_offset != Descriptor::kInline) MPI_Win_sync(window_);
+  if (sealed.data_offset != Descriptor::kInline) rma_->SyncLocalStores();
   std::atomic_thread_fence(std::memory_order_release);
   std::memcpy(local(descriptor_offset(dst, descriptor.slot_plus_one - 1)),
               &sealed, sizeof(sealed));
   // In the unified model a store reaches remote MPI_Gets without further
   // calls (MPI-3.1, 11.4); the separate model needs a sync.
-  if (!unified_memory_) MPI_Win_sync(window_);
+  if (!rma_->unified()) rma_->SyncLocalStores();
   return true;
 }
 
@@ -376,16 +483,20 @@ absl::Status WindowChannel::PublishWithdrawal(int dst, Deadline& deadline) {
       {stream.next_slot, Descriptor::kInline, 0, /*entry_id=*/0, false});
   ++stream.next_slot;
   stream.withdrawn_message.reset();
-  return absl::OkStatus();
+  return NotifyReaders(dst, stream.next_slot);
 }
 
 // --------------------------------------------------------------- reclaiming
 
 absl::Status WindowChannel::ReadAcks(std::vector<uint64_t>* acked) {
   acked->assign(layout_.acked_words(), 0);
-  if (absl::Status status =
-          ReadLocalWords(layout_.acked_begin(),
-                         static_cast<int>(acked->size()), acked->data());
+  if (absl::Status status = rma_->LoadWords(layout_.acked_begin(),
+                                            static_cast<int>(acked->size()), acked->data());
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = inbox_out_->Reclaim(
+          [this](const PushedRecord& record) { ReleaseRecord(record, /*by_expiration=*/false); });
       !status.ok()) {
     return status;
   }
@@ -432,6 +543,19 @@ void WindowChannel::Release(PendingChunk& chunk, bool by_expiration) {
   }
 }
 
+void WindowChannel::ReleaseRecord(const PushedRecord& record, bool by_expiration) {
+  if (by_expiration) {
+    ++stats_.reclaimed_by_expiration;
+    stats_.reclaimed_bytes_by_expiration += record.bytes;
+  } else {
+    ++stats_.reclaimed_by_ack;
+    stats_.reclaimed_bytes_by_ack += record.bytes;
+  }
+  if (--entries_[record.entry_id - first_entry_id_].live_chunks == 0) {
+    --stats_.entries_in_use;
+  }
+}
+
 void WindowChannel::PopFinishedEntries() {
   while (!entries_.empty() && entries_.front().live_chunks == 0 &&
          !entries_.front().open) {
@@ -443,8 +567,8 @@ void WindowChannel::PopFinishedEntries() {
 
 absl::Status WindowChannel::Progress() {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  if (absl::Status status = CompleteAcks(); !status.ok()) return status;
-  DriveProgress();
+  if (absl::Status status = ReturnAllCredits(); !status.ok()) return status;
+  rma_->Poll();
   if (absl::Status status = ReadAcks(&acked_); !status.ok()) return status;
   // Markers that still find no room wait for the next call.
   for (int dst = MessageKey::kEveryRank; dst < world_size_; ++dst) {
@@ -457,12 +581,12 @@ absl::Status WindowChannel::Progress() {
 
 absl::Status WindowChannel::ExpireData() {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  ExpireDataAt(options_.clock());
-  return absl::OkStatus();
+  return ExpireDataAt(options_.clock());
 }
 
-void WindowChannel::ExpireDataAt(absl::Time now) {
+absl::Status WindowChannel::ExpireDataAt(absl::Time now) {
   const absl::Time cutoff = now - options_.data_expiration;
+  if (entries_.empty() || entries_.front().time >= cutoff) return absl::OkStatus();
   uint64_t expired_entries = 0;
   for (uint64_t i = 0; i < entries_.size() && entries_[i].time < cutoff; ++i) {
     if (entries_[i].live_chunks == 0) continue;
@@ -483,13 +607,29 @@ void WindowChannel::ExpireDataAt(absl::Time now) {
       }
     }
   }
+  for (SelfMessage& message : self_queue_) {
+    if (message.time >= cutoff || message.expired_at) continue;
+    message.expired_at = now;
+    std::string().swap(message.bytes);
+    Entry& entry = entries_[message.entry_id - first_entry_id_];
+    entry.live_chunks = 0;
+    --stats_.entries_in_use;
+    ++stats_.reclaimed_by_expiration;
+  }
+  if (absl::Status status = inbox_out_->ExpireBefore(
+          UnixNanos(cutoff), UnixNanos(now),
+          [this](const PushedRecord& record) { ReleaseRecord(record, /*by_expiration=*/true); });
+      !status.ok()) {
+    return status;
+  }
   if (expired_entries > 0) {
-    MPI_Win_sync(window_);
+    rma_->SyncLocalStores();
     PopFinishedEntries();
     VLOG(1) << Where() << ": expired " << expired_entries
             << " message(s) older than "
             << absl::FormatDuration(options_.data_expiration);
   }
+  return absl::OkStatus();
 }
 
 std::vector<std::pair<std::string, absl::Time>> WindowChannel::entries() const {
@@ -502,14 +642,137 @@ std::vector<std::pair<std::string, absl::Time>> WindowChannel::entries() const {
 
 // ------------------------------------------------------------------ reading
 
-absl::Status WindowChannel::Fetch(MessageKind kind, int src,
-                                  Deadline deadline, std::string* out,
-                                  InPlaceReader* in_place, bool* read_in_place) {
+absl::Status WindowChannel::Fetch(MessageKind kind, int src, Deadline deadline,
+                                  std::string* message, InPlaceReader* in_place,
+                                  bool* read_in_place) {
   if (read_in_place != nullptr) *read_in_place = false;
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
+  if (src == rank_) return FetchFromSelf(message, deadline);
+  Backoff backoff(oversubscribed_);
+  while (true) {
+    absl::StatusOr<std::optional<Located>> located = TryLocate(kind, src);
+    if (!located.ok()) return located.status();
+    if (*located && (*located)->kind != kind) return FailedKindError(kind, src, (*located)->kind);
+    if (*located && (*located)->path == Path::kPushed) return FetchPushed(kind, src, message);
+    if (*located) {
+      bool withdrawn = false;
+      absl::Status status =
+          FetchPulled(kind, src, deadline, message, in_place, read_in_place, &withdrawn);
+      if (!withdrawn) return status;
+      continue;  // the next message may come either way
+    }
+    if (backoff.ShouldCheckClock() && deadline.Passed()) {
+      return NothingPublishedError(incoming_key(kind, src), src, /*also_silent=*/"");
+    }
+    if (absl::Status status = Idle(backoff); !status.ok()) return status;
+  }
+}
+
+absl::StatusOr<std::optional<WindowChannel::Located>> WindowChannel::TryLocate(
+    MessageKind kind, int src) {
+  InStream& stream = in_stream(kind, src);
+  if (stream.read_ahead) return Located{Path::kPulled, kind};
+  const InboxStream inbox = InboxStreamOf(kind);
+  RecordHeader header;
+  absl::StatusOr<SlotState> slot = inbox_in_->Peek(src, inbox, &header);
+  if (!slot.ok()) {
+    return absl::DataLossError(absl::StrCat(Where(), ": ", incoming_key(kind, src).ToString(),
+                                            ": ", slot.status().message()));
+  }
+  const bool record_here = *slot == SlotState::kArrived;
+  if (record_here && header.message_seq == stream.next_message) {
+    return Located{Path::kPushed, static_cast<MessageKind>(header.kind)};
+  }
+  if (record_here && header.message_seq < stream.next_message) {
+    return absl::DataLossError(absl::StrCat(
+        Where(), ": ", incoming_key(kind, src).ToString(), ": rank ", src,
+        " pushed message #", header.message_seq, ", which was received already"));
+  }
+  // Not pushed (or not yet): a descriptor on the pull path, if announced.
+  if (!stream.awaited) {
+    absl::StatusOr<bool> announced = TryDescriptor(kind, src);
+    if (!announced.ok()) return announced.status();
+  }
+  if (stream.awaited && stream.awaited->message_seq == stream.next_message) {
+    return Located{Path::kPulled, static_cast<MessageKind>(stream.awaited->kind)};
+  }
+  // A later message's descriptor, or nothing yet: this one is still on its
+  // way (a put and a notice land in no particular order).
+  return std::nullopt;
+}
+
+absl::Status WindowChannel::FailedKindError(MessageKind kind, int src, MessageKind found) const {
+  return absl::FailedPreconditionError(absl::StrCat(
+      Where(), ": expected ", MessageKindName(kind), " ", incoming_key(kind, src).ToString(),
+      " from rank ", src, " but rank ", src, " published ", MessageKindName(found),
+      " there: the ranks do not make the same calls in the same order"));
+}
+
+absl::Status WindowChannel::FetchPushed(MessageKind kind, int src, std::string* message) {
+  InStream& stream = in_stream(kind, src);
+  const InboxStream inbox = InboxStreamOf(kind);
+  const MessageKey key = incoming_key(kind, src);
+  RecordHeader header;
+  absl::StatusOr<SlotState> slot = inbox_in_->Peek(src, inbox, &header);
+  if (!slot.ok()) return slot.status();
+  if (!header.expired()) {
+    message->assign(reinterpret_cast<const char*>(inbox_in_->payload(src, inbox)),
+                    header.payload_bytes);
+    // Its writer may have expired it meanwhile (a new header, same payload).
+    if (!inbox_in_->StillSealedAs(src, inbox, header)) {
+      slot = inbox_in_->Peek(src, inbox, &header);
+      if (!slot.ok()) return slot.status();
+      if (*slot != SlotState::kArrived || !header.expired()) {
+        return absl::DataLossError(absl::StrCat(Where(), ": ", key.ToString(), " from rank ",
+                                                src, ": inbox record changed while read"));
+      }
+    }
+  }
+  absl::StatusOr<bool> credited = inbox_in_->Consume(src, inbox);
+  if (!credited.ok()) return credited.status();
+  if (*credited) ++deferred_acks_;  // completed when this member next waits
+  ++stream.next_message;
+  if (header.expired()) {
+    message->clear();
+    return ExpiredError(key, header.publish_time_ns, header.expired_at_ns);
+  }
+  ++stats_.objects_received;
+  ++stats_.objects_received_pushed;
+  stats_.bytes_received += message->size();
+  return absl::OkStatus();
+}
+
+absl::Status WindowChannel::FetchFromSelf(std::string* message, Deadline& deadline) {
+  const MessageKey key = incoming_key(MessageKind::kSend, rank_);
+  if (self_queue_.empty()) {
+    // Nothing can arrive while this member waits for itself.
+    return absl::DeadlineExceededError(absl::StrCat(
+        Where(), ": ", key.ToString(), ": nothing sent to self to receive (a message to "
+        "oneself must be sent before it is received)"));
+  }
+  SelfMessage self = std::move(self_queue_.front());
+  self_queue_.pop_front();
+  ++p2p_in_[rank_].next_message;
+  if (self.expired_at) {
+    return ExpiredError(key, UnixNanos(self.time), UnixNanos(*self.expired_at));
+  }
+  Entry& entry = entries_[self.entry_id - first_entry_id_];
+  entry.live_chunks = 0;
+  --stats_.entries_in_use;
+  ++stats_.reclaimed_by_ack;
+  stats_.reclaimed_bytes_by_ack += self.bytes.size();
+  PopFinishedEntries();
+  *message = std::move(self.bytes);
+  ++stats_.objects_received;
+  stats_.bytes_received += message->size();
+  return absl::OkStatus();
+}
+
+absl::Status WindowChannel::FetchPulled(MessageKind kind, int src, Deadline& deadline,
+                                        std::string* out, InPlaceReader* in_place,
+                                        bool* read_in_place, bool* withdrawn) {
   InStream& stream = in_stream(kind, src);
   const uint64_t ack_offset = incoming_acked(kind);
-
   std::string& message = *out;
   message.clear();
   // A chunk the publisher expired, and the first chunk whose hash did not
@@ -519,17 +782,19 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
   bool corrupt = false;
   uint64_t corrupt_at = 0;
   uint64_t next_offset = 0;
-  while (true) {
+  if (stream.read_ahead) {  // its first chunks are here already
+    message = std::move(stream.read_ahead->bytes);
+    next_offset = stream.read_ahead->next_offset;
+    stream.read_ahead.reset();
+  }
+  while (next_offset == 0 || next_offset < message.size()) {
     const MessageKey key = incoming_key(kind, src);
-    Descriptor descriptor;
-    if (stream.awaited) {
-      descriptor = *std::exchange(stream.awaited, std::nullopt);
-    } else if (absl::Status status =
-                   WaitForDescriptor(src, incoming_descriptor(kind, stream.next_slot),
-                                     stream.next_slot, key, deadline, &descriptor);
-               !status.ok()) {
-      return status;
+    if (!stream.awaited) {
+      if (absl::Status status = WaitForDescriptor(kind, src, deadline); !status.ok()) {
+        return status;
+      }
     }
+    const Descriptor descriptor = *std::exchange(stream.awaited, std::nullopt);
     const auto state = static_cast<DescriptorState>(descriptor.state);
     if (state == DescriptorState::kWithdrawn) {
       // The publisher gave up on a message we may have partly read.
@@ -541,10 +806,8 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
       ++stream.next_slot;
       ++stream.next_message;
       message.clear();
-      expired = false;
-      corrupt = false;
-      next_offset = 0;
-      continue;
+      *withdrawn = true;
+      return absl::OkStatus();
     }
     if (absl::Status status = CheckChunk(descriptor, layout_, stream.next_message,
                                          next_offset, message.size());
@@ -554,11 +817,8 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
                                               status.message()));
     }
     if (static_cast<MessageKind>(descriptor.kind) != kind) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          Where(), ": expected ", MessageKindName(kind), " ", key.ToString(),
-          " from rank ", src, " but rank ", src, " published ",
-          MessageKindName(static_cast<MessageKind>(descriptor.kind)),
-          " there: the ranks do not make the same calls in the same order"));
+      stream.awaited = descriptor;  // still there for the right call
+      return FailedKindError(kind, src, static_cast<MessageKind>(descriptor.kind));
     }
     if (in_place != nullptr && next_offset == 0 && descriptor.IsLastChunk() &&
         state == DescriptorState::kPublished &&
@@ -575,11 +835,11 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
     } else if (descriptor.data_offset == Descriptor::kInline) {
       std::memcpy(destination, descriptor.inline_data, descriptor.chunk_bytes);
     } else {
-      FV_RETURN_IF_MPI_ERROR(
-          MPI_Get(destination, static_cast<int>(descriptor.chunk_bytes),
-                  MPI_BYTE, src, static_cast<MPI_Aint>(descriptor.data_offset),
-                  static_cast<int>(descriptor.chunk_bytes), MPI_BYTE, window_));
-      FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(src, window_));
+      if (absl::Status status =
+              rma_->Get(src, descriptor.data_offset, destination, descriptor.chunk_bytes);
+          !status.ok()) {
+        return status;
+      }
     }
     if (state != DescriptorState::kExpired &&
         descriptor.data_offset != Descriptor::kInline) {
@@ -625,25 +885,73 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src,
   return absl::OkStatus();
 }
 
+absl::Status WindowChannel::ReadAhead(MessageKind kind) {
+  for (int src = 0; src < world_size_; ++src) {
+    if (src == rank_) continue;
+    InStream& stream = in_stream(kind, src);
+    while (true) {
+      if (!stream.awaited) {
+        absl::StatusOr<bool> announced = TryDescriptor(kind, src);
+        if (!announced.ok()) return announced.status();
+        if (!*announced) break;
+      }
+      const Descriptor descriptor = *stream.awaited;
+      const bool first = !stream.read_ahead;
+      const uint64_t offset = first ? 0 : stream.read_ahead->next_offset;
+      const absl::Duration age =
+          options_.clock() -
+          absl::FromUnixNanos(static_cast<int64_t>(descriptor.publish_time_ns));
+      // Only plain chunks of a message of several: anything else (one chunk,
+      // which Fetch may read in place; expired, withdrawn, hashed, old
+      // enough to expire while read, another kind) is left to Fetch.
+      if (descriptor.message_seq != stream.next_message ||
+          static_cast<MessageKind>(descriptor.kind) != kind ||
+          static_cast<DescriptorState>(descriptor.state) != DescriptorState::kPublished ||
+          (first && descriptor.IsLastChunk()) || options_.verify_payloads ||
+          age > options_.data_expiration / 2 ||
+          !CheckChunk(descriptor, layout_, stream.next_message, offset,
+                      first ? 0 : stream.read_ahead->bytes.size())
+               .ok()) {
+        break;
+      }
+      if (first) stream.read_ahead.emplace().bytes.resize(descriptor.message_bytes);
+      char* destination = stream.read_ahead->bytes.data() + offset;
+      const bool inline_chunk = descriptor.data_offset == Descriptor::kInline;
+      if (inline_chunk) {
+        std::memcpy(destination, descriptor.inline_data, descriptor.chunk_bytes);
+      } else if (absl::Status status = rma_->Get(src, descriptor.data_offset, destination,
+                                                 descriptor.chunk_bytes);
+                 !status.ok()) {
+        return status;
+      }
+      if (absl::Status status = Acknowledge(src, incoming_acked(kind), stream.next_slot + 1,
+                                            inline_chunk ? 0 : descriptor.chunk_bytes);
+          !status.ok()) {
+        return status;
+      }
+      stream.awaited.reset();
+      ++stream.next_slot;
+      stream.read_ahead->next_offset += descriptor.chunk_bytes;
+      if (descriptor.IsLastChunk()) break;
+    }
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // A chunk in a publisher's segment, read with MPI_Get as a decoder asks.
 class WindowBytes final : public ByteSource {
  public:
-  WindowBytes(MPI_Win window, int rank, uint64_t data_offset)
-      : window_(window), rank_(rank), data_offset_(data_offset) {}
+  WindowBytes(Rma& rma, int rank, uint64_t data_offset)
+      : rma_(rma), rank_(rank), data_offset_(data_offset) {}
 
   absl::Status Read(uint64_t offset, void* destination, size_t size) override {
-    // A chunk is at most kMaxChunkBytes: the count fits in an int.
-    FV_RETURN_IF_MPI_ERROR(MPI_Get(destination, static_cast<int>(size), MPI_BYTE, rank_,
-                                   static_cast<MPI_Aint>(data_offset_ + offset),
-                                   static_cast<int>(size), MPI_BYTE, window_));
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(rank_, window_));
-    return absl::OkStatus();
+    return rma_.Get(rank_, data_offset_ + offset, destination, size);
   }
 
  private:
-  MPI_Win window_;
+  Rma& rma_;
   int rank_;
   uint64_t data_offset_;
 };
@@ -660,7 +968,7 @@ absl::Status WindowChannel::FetchInPlace(MessageKind kind, int src,
                                          bool* read_in_place) {
   const MessageKey key = incoming_key(kind, src);
   const uint64_t descriptor_at = incoming_descriptor(kind, stream.next_slot);
-  WindowBytes chunk(window_, src, descriptor.data_offset);
+  WindowBytes chunk(*rma_, src, descriptor.data_offset);
   message->resize(std::min(descriptor.chunk_bytes, kInPlacePrefixBytes));
   if (absl::Status status = chunk.Read(0, message->data(), message->size()); !status.ok()) {
     return status;
@@ -706,10 +1014,10 @@ absl::StatusOr<bool> WindowChannel::ExpiredWhileRead(int src, uint64_t descripto
       options_.clock() - absl::FromUnixNanos(static_cast<int64_t>(descriptor.publish_time_ns));
   if (age <= options_.data_expiration / 2) return false;
   Descriptor after;
-  FV_RETURN_IF_MPI_ERROR(MPI_Get(&after, sizeof(after), MPI_BYTE, src,
-                                 static_cast<MPI_Aint>(descriptor_offset), sizeof(after),
-                                 MPI_BYTE, window_));
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(src, window_));
+  if (absl::Status status = rma_->Get(src, descriptor_offset, &after, sizeof(after));
+      !status.ok()) {
+    return status;
+  }
   if (after.descriptor_hash == descriptor.descriptor_hash) return false;
   *expired_ns = after.expired_at_ns;
   return true;
@@ -724,86 +1032,71 @@ absl::Status WindowChannel::ExpiredError(const MessageKey& key, uint64_t publish
       absl::FormatDuration(options_.data_expiration), " at rank ", key.src, "'s side)"));
 }
 
-absl::Status WindowChannel::WaitForDescriptor(int src, uint64_t offset,
-                                              uint64_t slot,
-                                              const MessageKey& key,
-                                              Deadline& deadline,
-                                              Descriptor* descriptor) {
+absl::StatusOr<bool> WindowChannel::TryDescriptor(MessageKind kind, int src) {
+  InStream& stream = in_stream(kind, src);
+  // The publisher announces what its ring holds in this member's own
+  // memory: no remote read until there is something to read.
+  absl::StatusOr<uint64_t> announced = inbox_in_->Notice(src, InboxStreamOf(kind));
+  if (!announced.ok()) return announced.status();
+  if (*announced <= stream.next_slot) return false;
+  Descriptor descriptor;
+  if (absl::Status status = rma_->Get(src, incoming_descriptor(kind, stream.next_slot),
+                                      &descriptor, sizeof(descriptor));
+      !status.ok()) {
+    return status;
+  }
+  absl::StatusOr<Arrival> arrival =
+      CheckArrival(descriptor, stream.next_slot, src, incoming_key(kind, src));
+  if (!arrival.ok()) return arrival.status();
+  if (*arrival != Arrival::kArrived) return false;
+  stream.awaited = descriptor;
+  return true;
+}
+
+absl::Status WindowChannel::WaitForDescriptor(MessageKind kind, int src, Deadline& deadline) {
   Backoff backoff(oversubscribed_);
   while (true) {
-    FV_RETURN_IF_MPI_ERROR(MPI_Get(descriptor, sizeof(Descriptor), MPI_BYTE,
-                                   src, static_cast<MPI_Aint>(offset),
-                                   sizeof(Descriptor), MPI_BYTE, window_));
-    // Reads complete locally (MPI_Win_flush_local): a get is done once its
-    // data is here, and a full flush costs osc/pt2pt one more message.
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(src, window_));
-    absl::StatusOr<Arrival> arrival = CheckArrival(*descriptor, slot, src, key);
-    if (!arrival.ok()) return arrival.status();
-    if (*arrival == Arrival::kArrived) return absl::OkStatus();
-    if (absl::Status status = CompleteAcks(); !status.ok()) return status;
+    absl::StatusOr<bool> arrived = TryDescriptor(kind, src);
+    if (!arrived.ok()) return arrived.status();
+    if (*arrived) return absl::OkStatus();
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
-      return NothingPublishedError(key, src, /*also_silent=*/"");
+      return NothingPublishedError(incoming_key(kind, src), src, /*also_silent=*/"");
     }
-    backoff.Pause();
+    if (absl::Status status = Idle(backoff); !status.ok()) return status;
   }
 }
 
 absl::Status WindowChannel::AwaitPublished(MessageKind kind, absl::Span<const int> srcs,
                                            Deadline deadline) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  struct Poll {
-    int src;
-    Descriptor descriptor;
-  };
-  std::vector<Poll> silent;
-  for (int src : srcs) {
-    if (!in_stream(kind, src).awaited) silent.push_back({src, Descriptor{}});
-  }
+  std::vector<int> silent(srcs.begin(), srcs.end());
   Backoff backoff(oversubscribed_);
-  while (!silent.empty()) {
-    // Every read is on its way before one call waits for them all, so the
-    // round trips overlap. A get is done once its data is here: local
-    // completion is enough, and one call runs MPI's progress engine (which
-    // yields the core on an oversubscribed node) once, not once per source.
-    for (Poll& poll : silent) {
-      const uint64_t offset = incoming_descriptor(kind, in_stream(kind, poll.src).next_slot);
-      FV_RETURN_IF_MPI_ERROR(MPI_Get(&poll.descriptor, sizeof(Descriptor), MPI_BYTE,
-                                     poll.src, static_cast<MPI_Aint>(offset),
-                                     sizeof(Descriptor), MPI_BYTE, window_));
-    }
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local_all(window_));
+  while (true) {
+    // Every source is looked at in this member's own memory; only a
+    // source that announced a pulled message costs a read.
     bool another_kind = false;
     auto still_silent = silent.begin();
-    for (const Poll& poll : silent) {
-      InStream& stream = in_stream(kind, poll.src);
-      absl::StatusOr<Arrival> arrival =
-          CheckArrival(poll.descriptor, stream.next_slot, poll.src, incoming_key(kind, poll.src));
-      if (!arrival.ok()) return arrival.status();
-      if (*arrival == Arrival::kArrived) {
-        stream.awaited = poll.descriptor;
-        another_kind |= static_cast<MessageKind>(poll.descriptor.kind) != kind;
+    for (int src : silent) {
+      absl::StatusOr<std::optional<Located>> located = TryLocate(kind, src);
+      if (!located.ok()) return located.status();
+      if (*located) {
+        another_kind |= (*located)->kind != kind;
       } else {
-        *still_silent++ = poll;
+        *still_silent++ = src;
       }
     }
     silent.erase(still_silent, silent.end());
-    if (silent.empty() || another_kind) break;
-    if (absl::Status status = CompleteAcks(); !status.ok()) return status;
+    if (silent.empty() || another_kind) return absl::OkStatus();
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
       std::string others;
       if (silent.size() > 1) {
-        others = absl::StrCat(
-            silent.size() == 2 ? "rank " : "ranks ",
-            absl::StrJoin(silent.begin() + 1, silent.end(), ", ",
-                          [](std::string* out, const Poll& poll) {
-                            absl::StrAppend(out, poll.src);
-                          }));
+        others = absl::StrCat(silent.size() == 2 ? "rank " : "ranks ",
+                              absl::StrJoin(silent.begin() + 1, silent.end(), ", "));
       }
-      return NothingPublishedError(incoming_key(kind, silent[0].src), silent[0].src, others);
+      return NothingPublishedError(incoming_key(kind, silent[0]), silent[0], others);
     }
-    backoff.Pause();
+    if (absl::Status status = Idle(backoff); !status.ok()) return status;
   }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<WindowChannel::Arrival> WindowChannel::CheckArrival(
@@ -831,13 +1124,12 @@ absl::Status WindowChannel::NothingPublishedError(const MessageKey& key, int src
 
 absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
                                         uint64_t value, uint64_t frees_bytes) {
-  FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(
-      &value, 1, MPI_UINT64_T, src, static_cast<MPI_Aint>(ack_offset), 1,
-      MPI_UINT64_T, MPI_REPLACE, window_));
+  if (absl::Status status = rma_->StoreWord(src, ack_offset, value); !status.ok()) {
+    return status;
+  }
   if (frees_bytes > kMaxDeferredAckChunkBytes) {
     // Completes the ack at the publisher, so it can reuse the space at once.
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(src, window_));
-    return absl::OkStatus();
+    return rma_->Complete(src);
   }
   // Completing an ack (MPI_Win_flush) runs MPI's progress engine, which
   // yields the core on an oversubscribed node: one that frees a ring slot
@@ -851,62 +1143,52 @@ absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
   return absl::OkStatus();
 }
 
+absl::Status WindowChannel::Idle(Backoff& backoff) {
+  // A wait that outlasts its spinning hands consumed inbox slots back: the
+  // reply it waits for may need them. (Not at once: a ping-pong would pay
+  // a word update and a flush per message.)
+  absl::Status status =
+      backoff.JustStoppedSpinning() ? ReturnAllCredits() : CompleteAcks();
+  if (!status.ok()) return status;
+  rma_->Poll();
+  backoff.Pause();
+  return absl::OkStatus();
+}
+
+absl::Status WindowChannel::ReturnAllCredits() {
+  absl::StatusOr<int> issued = inbox_in_->ReturnCredits();
+  if (!issued.ok()) return issued.status();
+  deferred_acks_ += *issued;
+  return CompleteAcks();
+}
+
 absl::Status WindowChannel::CompleteAcks() {
   if (deferred_acks_ == 0) return absl::OkStatus();
   deferred_acks_ = 0;
   deferred_ack_bytes_ = 0;
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_all(window_));
-  return absl::OkStatus();
+  return rma_->CompleteAll();
 }
 
 // ------------------------------------------------------------------ barrier
 
-absl::Status WindowChannel::ReadLocalWords(uint64_t offset, int count,
-                                           uint64_t* values) {
-  if (unified_memory_) {
-    // Public and private copies are one, and peers' accumulates become
-    // visible to local loads without further RMA calls (MPI-3.1, 11.4);
-    // acquire loads keep what follows after them. (MPI_Win_sync would add
-    // nothing here but, in osc/rdma, a run of the progress engine that
-    // yields the core on an oversubscribed node; waiting loops drive
-    // progress themselves.)
-    const auto* words = reinterpret_cast<const uint64_t*>(local(offset));
-    for (int i = 0; i < count; ++i) {
-      values[i] = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
-    }
-    return absl::OkStatus();
-  }
-  FV_RETURN_IF_MPI_ERROR(MPI_Get_accumulate(
-      nullptr, 0, MPI_UINT64_T, values, count, MPI_UINT64_T, rank_,
-      static_cast<MPI_Aint>(offset), count, MPI_UINT64_T, MPI_NO_OP, window_));
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
-  return absl::OkStatus();
-}
-
-void WindowChannel::DriveProgress() {
-  int flag = 0;
-  MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, MPI_STATUS_IGNORE);
-}
-
 absl::Status WindowChannel::Barrier(Deadline deadline) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  // Whatever this rank read before the barrier is acknowledged after it.
-  if (absl::Status status = CompleteAcks(); !status.ok()) return status;
+  // Whatever this rank read before the barrier is acknowledged (and its
+  // inbox slots credited) when the barrier ends anywhere.
+  if (absl::Status status = ReturnAllCredits(); !status.ok()) return status;
   const uint64_t epoch = ++barrier_epoch_;
-  const uint64_t one = 1;
   int round = 0;
   for (int distance = 1; distance < world_size_; distance *= 2, ++round) {
     const int to = (rank_ + distance) % world_size_;
     const int from = (rank_ - distance + world_size_) % world_size_;
-    FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(
-        &one, 1, MPI_UINT64_T, to, static_cast<MPI_Aint>(layout_.barrier(round)),
-        1, MPI_UINT64_T, MPI_SUM, window_));
-    FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(to, window_));
+    if (absl::Status status = rma_->AddWord(to, layout_.barrier(round), 1); !status.ok()) {
+      return status;
+    }
+    if (absl::Status status = rma_->SendNow(to); !status.ok()) return status;
     Backoff backoff(oversubscribed_);
     uint64_t arrivals = 0;
     while (true) {
-      if (absl::Status status =
-              ReadLocalWords(layout_.barrier(round), 1, &arrivals);
+      if (absl::Status status = rma_->LoadWords(layout_.barrier(round), 1, &arrivals);
           !status.ok()) {
         return status;
       }
@@ -916,11 +1198,13 @@ absl::Status WindowChannel::Barrier(Deadline deadline) {
             Where(), ": barrier #", epoch - 1, " timed out in round ", round,
             " waiting for rank ", from, " to arrive"));
       }
-      DriveProgress();
+      rma_->Poll();
       backoff.Pause();
     }
   }
-  return absl::OkStatus();
+  // Every member acknowledged what it read before it arrived: reclaim it
+  // now, so that stats() after a barrier shows it gone.
+  return ReadAcks(&acked_);
 }
 
 }  // namespace fastvideo::dist

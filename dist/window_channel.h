@@ -1,26 +1,31 @@
 // WindowChannel: the byte-level object channel of a StatelessProcessGroup,
 // built on one MPI window (MPI_Win_allocate) over the group's communicator.
+// The protocol (every word of a segment, who writes it and how) is
+// described once, in segment_layout.h; every remote access goes through
+// the Rma layer (internal/rma.h).
 //
-// Each member owns a segment of the window (see segment_layout.h) holding
-// what it published. Publishing writes the bytes into the publisher's own
-// segment and returns at once while there is room. A reader pulls a
-// descriptor and then the bytes with MPI_Get under a passive-target epoch
-// (MPI_Win_lock_all, held for the channel's life), then acknowledges with an
-// atomic MPI_Accumulate into the publisher's segment (completed at once when
-// it frees more than 64 KiB, else when the reader next waits, enters a
-// barrier or calls Progress()); the publisher reclaims a block once every
-// intended reader has acknowledged it, or when it expires (expire_data).
+// Two paths, one order per stream:
+// - Push: a message whose framed payload fits an inbox slot (208 bytes by
+//   default) is put by its sender, sealed, straight into the reader's own
+//   inbox with one MPI_Put; the reader consumes it from its own memory and
+//   hands slots back as credit, a quarter of an inbox at a time.
+// - Pull: a larger message, or one whose writer has no credit, is
+//   published in the sender's own segment (chunked, with a descriptor per
+//   chunk) and the reader is told by a word pushed into its segment; it
+//   then pulls the chunks with MPI_Get and acknowledges them with an
+//   atomic MPI_Accumulate (completed at once when it frees more than
+//   64 KiB, else when the reader next waits, enters a barrier or calls
+//   Progress()); the publisher reclaims a block once every intended reader
+//   has acknowledged it, or when it expires (expire_data).
+// A message to oneself never touches the window.
 // Streams: one per (publisher, reader) pair for send/recv, one per
-// publisher for broadcast and all_gather; each is in order.
-//
-// Messages larger than a chunk (a quarter of the data area by default) go
-// through in chunks with flow control: the publisher waits for readers to
-// free space, up to its deadline.
+// publisher for broadcast and all_gather; each is in order across paths.
 //
 // Not thread-safe: use a channel from one thread at a time. Progress: under
-// osc/pt2pt (TCP), a reader's MPI_Get completes only while the publisher is
-// inside an MPI call; a publisher that computes for long without calling
-// into MPI stalls its readers (call Progress() now and then).
+// osc/pt2pt (TCP), a reader's MPI_Get completes, and a pushed record lands,
+// only while the other side is inside an MPI call; a member that computes
+// for long without calling into MPI stalls its peers (call Progress() now
+// and then).
 #ifndef FASTVIDEO_DIST_WINDOW_CHANNEL_H_
 #define FASTVIDEO_DIST_WINDOW_CHANNEL_H_
 
@@ -41,9 +46,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "dist/backoff.h"
 #include "dist/block_allocator.h"
 #include "dist/byte_source.h"
+#include "dist/channel_stats.h"
 #include "dist/deadline.h"
+#include "dist/internal/inbox.h"
+#include "dist/internal/mpi_rma.h"
 #include "dist/message_key.h"
 #include "dist/segment_layout.h"
 
@@ -56,6 +65,10 @@ struct ChannelOptions {
   // may wait unread. 0: a quarter of the segment, from 16 to 1024.
   uint64_t ring_slots = 0;
   uint64_t max_chunk_bytes = 0;       // 0: a quarter of the data area
+  // Inbox slots per (writer, stream) and their size: each member's segment
+  // holds world_size x 2 x slots x slot_bytes of inboxes (8 KiB per peer
+  // with the defaults).
+  InboxShape inbox;
   absl::Duration data_expiration = absl::Seconds(3600);
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // Hash every chunk and check it on arrival (DataLoss if it differs). Off
@@ -65,25 +78,11 @@ struct ChannelOptions {
   bool verify_payloads = false;
 };
 
-struct ChannelStats {
-  uint64_t bytes_in_use = 0;          // data blocks not yet reclaimed
-  uint64_t peak_bytes_in_use = 0;
-  uint64_t entries_in_use = 0;        // published messages not yet reclaimed
-  uint64_t objects_sent = 0;
-  uint64_t bytes_sent = 0;
-  uint64_t objects_received = 0;
-  uint64_t bytes_received = 0;
-  uint64_t objects_read_in_place = 0;  // decoded straight from the window
-  uint64_t reclaimed_by_ack = 0;      // chunks
-  uint64_t reclaimed_bytes_by_ack = 0;
-  uint64_t reclaimed_by_expiration = 0;
-  uint64_t reclaimed_bytes_by_expiration = 0;
-};
-
 class WindowChannel {
  public:
-  // Collective over `comm`, which the channel takes over (and frees). Every
-  // member must pass the same segment_bytes and ring_slots.
+  // Collective over `comm`, which the channel takes over: it is freed by
+  // Close(), or before Create returns an error. Every member must pass the
+  // same segment_bytes, ring_slots and inbox shape.
   static absl::StatusOr<std::unique_ptr<WindowChannel>> Create(
       MPI_Comm comm, ChannelOptions options);
 
@@ -186,10 +185,30 @@ class WindowChannel {
     std::optional<uint64_t> withdrawn_message;  // marker still to publish
   };
   struct InStream {
-    uint64_t next_slot = 0;
-    uint64_t next_message = 0;
-    // The descriptor at next_slot, when AwaitPublished has read it already.
+    uint64_t next_slot = 0;     // in the publisher's ring (pull path)
+    uint64_t next_message = 0;  // across both paths
+    // The descriptor at next_slot, once read (it may belong to a later
+    // message than next_message, which then comes pushed).
     std::optional<Descriptor> awaited;
+    // The first chunks of a pulled message read ahead (see ReadAhead).
+    struct ReadAheadMessage {
+      std::string bytes;
+      uint64_t next_offset = 0;
+    };
+    std::optional<ReadAheadMessage> read_ahead;
+  };
+  // A message sent to this member itself.
+  struct SelfMessage {
+    std::string bytes;
+    uint64_t entry_id;
+    absl::Time time;
+    std::optional<absl::Time> expired_at;
+  };
+  // Where the next message of a stream is, once it is here.
+  enum class Path { kPushed, kPulled };
+  struct Located {
+    Path path;
+    MessageKind kind;
   };
   struct Entry {
     MessageKey key;
@@ -199,6 +218,9 @@ class WindowChannel {
   };
 
   WindowChannel(MPI_Comm comm, ChannelOptions options, SegmentLayout layout);
+  // Allocates and locks the window (collective); Close() undoes whatever
+  // of it was done.
+  absl::Status OpenWindow();
 
   std::string Where() const;  // "group 'name' rank r/n"
   OutStream& out_stream(int dst) {
@@ -216,6 +238,17 @@ class WindowChannel {
   MessageKey incoming_key(MessageKind kind, int src) const;
   unsigned char* local(uint64_t offset) { return base_ + offset; }
 
+  // Publishing a message that fits an inbox slot, when every reader has
+  // credit: false (nothing done) otherwise.
+  absl::StatusOr<bool> TryPush(const MessageKey& key, uint64_t size, ChunkWriter write,
+                               absl::Time now);
+  absl::Status PublishToSelf(const MessageKey& key, uint64_t size, ChunkWriter write,
+                             absl::Time now);
+  absl::Status FetchFromSelf(std::string* message, Deadline& deadline);
+  // Tells the reader(s) of `dst`'s pull ring how many descriptors it holds.
+  absl::Status NotifyReaders(int dst, uint64_t published_slots);
+  uint64_t AddEntry(const MessageKey& key, absl::Time now);
+  void ReleaseRecord(const PushedRecord& record, bool by_expiration);
   // Waits until `stream` has a free ring slot and, for non-inline chunks,
   // `bytes` of data space. Returns the block offset (kInline if inline).
   absl::StatusOr<uint64_t> WaitForRoom(int dst, uint64_t bytes,
@@ -227,13 +260,31 @@ class WindowChannel {
   bool WriteChunk(int dst, const Descriptor& descriptor, ChunkWriter write);
   // Publishes the marker of a message withdrawn part-way, if any.
   absl::Status PublishWithdrawal(int dst, Deadline& deadline);
-  void ExpireDataAt(absl::Time now);
+  absl::Status ExpireDataAt(absl::Time now);
   absl::Status ReadAcks(std::vector<uint64_t>* acked);
   void Release(PendingChunk& chunk, bool by_expiration);
   void PopFinishedEntries();
   std::string Laggards(int dst, uint64_t slot,
                        const std::vector<uint64_t>& acked) const;
 
+  // Where the next message of `kind` from `src` is, if it is here yet; may
+  // read (and keep) a descriptor announced on the pull path.
+  absl::StatusOr<std::optional<Located>> TryLocate(MessageKind kind, int src);
+  absl::Status FailedKindError(MessageKind kind, int src, MessageKind found) const;
+  // Takes the pushed message at the head of `src`'s inbox.
+  absl::Status FetchPushed(MessageKind kind, int src, std::string* message);
+  // Takes the pulled message at `src`'s ring, chunk by chunk; *withdrawn
+  // when it turned out withdrawn by its publisher (look again).
+  absl::Status FetchPulled(MessageKind kind, int src, Deadline& deadline, std::string* message,
+                           InPlaceReader* in_place, bool* read_in_place, bool* withdrawn);
+  // Reads the descriptor at the reader's next ring slot of `src` into the
+  // stream's `awaited`, once `src` has announced it; whether it is there.
+  absl::StatusOr<bool> TryDescriptor(MessageKind kind, int src);
+  // While this member waits for room to publish an all_gather part, it
+  // reads (and acknowledges) the chunks of the other members' parts that
+  // are there, so that parts larger than the window cannot deadlock: every
+  // member waits for room only while it goes on freeing the others'.
+  absl::Status ReadAhead(MessageKind kind);
   // Hands a one-chunk message to `in_place` (see Fetch).
   absl::Status FetchInPlace(MessageKind kind, int src, const Descriptor& descriptor,
                             InStream& stream, std::string* message,
@@ -246,9 +297,7 @@ class WindowChannel {
                                         uint64_t* expired_ns);
   absl::Status ExpiredError(const MessageKey& key, uint64_t published_ns,
                             uint64_t expired_ns) const;
-  absl::Status WaitForDescriptor(int src, uint64_t offset, uint64_t slot,
-                                 const MessageKey& key, Deadline& deadline,
-                                 Descriptor* descriptor);
+  absl::Status WaitForDescriptor(MessageKind kind, int src, Deadline& deadline);
   // What a descriptor read from ring slot `slot` says: not published yet
   // (an older one, or torn by its owner's rewrite: read it again), there,
   // or already overwritten by a later slot (InternalError naming the key).
@@ -268,23 +317,25 @@ class WindowChannel {
   absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value,
                            uint64_t frees_bytes);
   absl::Status CompleteAcks();
-  // Reads 64-bit words of this member's own segment that peers update with
-  // MPI atomics.
-  absl::Status ReadLocalWords(uint64_t offset, int count, uint64_t* values);
-  // Lets MPI progress incoming one-sided operations (osc/pt2pt needs it
-  // while this rank only polls its own memory).
-  void DriveProgress();
+  // One pause of a waiting loop: completes deferred acks (and, once the
+  // wait outlasts its spinning, returns credits), lets MPI progress.
+  absl::Status Idle(Backoff& backoff);
+  // Hands every consumed inbox slot back to its writer, then CompleteAcks().
+  absl::Status ReturnAllCredits();
 
   MPI_Comm comm_;
   MPI_Win window_ = MPI_WIN_NULL;
+  bool window_locked_ = false;
   unsigned char* base_ = nullptr;
+  std::unique_ptr<MpiRma> rma_;
+  std::unique_ptr<InboxWriter> inbox_out_;
+  std::unique_ptr<InboxReader> inbox_in_;
   ChannelOptions options_;
   SegmentLayout layout_;
   int rank_ = 0;
   int world_size_ = 0;
   uint64_t max_chunk_bytes_ = 0;
   bool closed_ = false;
-  bool unified_memory_ = false;  // MPI_WIN_UNIFIED: local loads see remote updates
   bool oversubscribed_ = false;  // more ranks on this node than cores
 
   BlockAllocator allocator_;
@@ -293,6 +344,8 @@ class WindowChannel {
   std::vector<InStream> p2p_in_;    // by source
   std::vector<InStream> bcast_in_;  // by source
   std::deque<Entry> entries_;
+  std::deque<SelfMessage> self_queue_;
+  std::string small_message_;  // a pushed message, encoded once for all readers
   std::vector<uint64_t> acked_;  // ReadAcks' words, kept to spare an allocation
   uint64_t first_entry_id_ = 0;
   uint64_t barrier_epoch_ = 0;

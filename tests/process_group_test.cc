@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -225,8 +226,11 @@ TEST(ProcessGroupTest, SpaceIsReclaimedOnceEveryReaderHasRead) {
   ASSERT_OK(group.send_obj(big, (group.rank() + 1) % group.world_size()));
   ASSERT_OK_AND_ASSIGN(auto echoed, group.broadcast_obj(big, 0));
   EXPECT_EQ(echoed, big);
-  if (group.rank() == 0 || group.world_size() > 1) {
+  if (group.world_size() > 1) {
     EXPECT_GE(group.stats().bytes_in_use, big.size());
+  } else {  // a message to oneself never takes window space, but is an entry
+    EXPECT_EQ(group.stats().objects_sent_to_self, 1u);
+    EXPECT_EQ(group.entries().size(), 1u);
   }
   ASSERT_OK_AND_ASSIGN(
       std::string got,
@@ -449,8 +453,110 @@ TEST(ProcessGroupTest, LargeObjectsReadInPlaceKeepTheSameContract) {
   }
   EXPECT_EQ(group.recv_src_counter()[src], 2u);
   // The words and every broadcast from another rank; the bytes were held
-  // after the wrong-type receive and came from that copy.
-  EXPECT_EQ(group.stats().objects_read_in_place, 1u + (n - 1));
+  // after the wrong-type receive and came from that copy. (Alone, the
+  // words were sent to self: never in the window.)
+  EXPECT_EQ(group.stats().objects_read_in_place, (n > 1 ? 1u : 0u) + (n - 1));
+}
+
+// A message of `size` bytes that says which it is.
+std::string Numbered(int i, size_t size) {
+  std::string message = absl::StrCat("#", i, ":");
+  message.resize(std::max(size, message.size()), static_cast<char>('a' + i % 26));
+  return message;
+}
+
+// Sizes around the inbox slot (256 bytes, 208 of payload, less the frame):
+// some pushed while credit lasts, some always pulled.
+size_t SizeAroundTheSlot(int i) {
+  constexpr size_t kSizes[] = {1, 100, 150, 300, 180, 2000, 60};
+  return kSizes[i % 7];
+}
+
+// The writer sends far more than an inbox holds before its reader reads
+// anything: the first go pushed until credit runs out, the rest pulled,
+// large ones pulled throughout; the reader gets them all in order. After
+// a barrier (which returns every credit) the next small one is pushed again.
+TEST(ProcessGroupTest, CreditsRunOutAndComeBackWithBothPathsInOrder) {
+  StatelessProcessGroup group = MakeWorld();
+  const int n = group.world_size(), me = group.rank();
+  if (n < 2) GTEST_SKIP() << "needs a reader";
+  constexpr int kMessages = 120;
+  const GroupOptions defaults;
+  if (me == 0) {
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_OK(group.send_obj(Numbered(i, SizeAroundTheSlot(i)), 1));
+      ASSERT_OK(group.broadcast_obj(Numbered(i, SizeAroundTheSlot(i + 3)), 0).status());
+    }
+    // Each stream's inbox held exactly its slots' worth before credit ran out.
+    EXPECT_EQ(group.stats().objects_sent_pushed, 2 * defaults.inbox_slots);
+    EXPECT_GT(group.stats().objects_sent_pulled_for_credit, 0u);
+  }
+  ASSERT_OK(group.barrier());
+  if (me == 1) {
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_OK_AND_ASSIGN(std::string got, group.recv_obj<std::string>(0));
+      ASSERT_EQ(got, Numbered(i, SizeAroundTheSlot(i))) << "message " << i;
+    }
+  }
+  if (me != 0) {
+    for (int i = 0; i < kMessages; ++i) {
+      ASSERT_OK_AND_ASSIGN(std::string got, group.broadcast_obj(std::string(), 0));
+      ASSERT_EQ(got, Numbered(i, SizeAroundTheSlot(i + 3))) << "broadcast " << i;
+    }
+  }
+  ASSERT_OK(group.barrier());
+  const uint64_t pushed = group.stats().objects_sent_pushed;
+  if (me == 0) {
+    ASSERT_OK(group.send_obj(std::string("again"), 1));
+    EXPECT_EQ(group.stats().objects_sent_pushed, pushed + 1) << "credit did not come back";
+    EXPECT_TRUE(group.entries().size() >= 1u);
+  } else if (me == 1) {
+    ASSERT_OK_AND_ASSIGN(std::string again, group.recv_obj<std::string>(0));
+    EXPECT_EQ(again, "again");
+    EXPECT_GE(group.stats().objects_received_pushed, 2 * defaults.inbox_slots);
+  }
+  ASSERT_OK(group.barrier());
+  // Everything read is reclaimed by the end of a barrier, whichever path.
+  EXPECT_TRUE(group.entries().empty()) << group.entries().front().first;
+  EXPECT_EQ(group.stats().bytes_in_use, 0u);
+}
+
+// A message to oneself never waits for a reader, whatever its size: 6 MiB
+// through a 1 MiB window.
+TEST(ProcessGroupTest, SendingToOneselfWorksAtAnySize) {
+  StatelessProcessGroup group = MakeWorld();
+  const std::string big(6 << 20, 's');
+  ASSERT_OK(group.send_obj(big, group.rank()));
+  ASSERT_OK(group.send_obj(std::string("small"), group.rank()));
+  EXPECT_EQ(group.entries().size(), 2u);
+  EXPECT_EQ(group.stats().objects_sent_to_self, 2u);
+  ASSERT_OK_AND_ASSIGN(std::string got, group.recv_obj<std::string>(group.rank()));
+  EXPECT_EQ(got, big);
+  ASSERT_OK_AND_ASSIGN(got, group.recv_obj<std::string>(group.rank()));
+  EXPECT_EQ(got, "small");
+  EXPECT_TRUE(group.entries().empty());
+  // Nothing can arrive while a member waits for itself: said at once.
+  absl::Status nothing = group.recv_obj<std::string>(group.rank()).status();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(nothing)) << nothing;
+  EXPECT_THAT(std::string(nothing.message()), HasSubstr("nothing sent to self"));
+}
+
+// Every member's all_gather part is larger than the window: each waits for
+// room while reading the others' parts.
+TEST(ProcessGroupTest, AllGatherOfPartsLargerThanTheWindow) {
+  StatelessProcessGroup group = MakeWorld(testing::TestGroupOptions(4 << 20));
+  const int me = group.rank();
+  const std::vector<int32_t> part(6 << 18, me + 1);  // 6 MiB
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_OK_AND_ASSIGN(std::vector<std::vector<int32_t>> parts, group.all_gather_obj(part));
+    for (int r = 0; r < group.world_size(); ++r) {
+      ASSERT_EQ(parts[r].size(), part.size()) << "rank " << r << ", round " << round;
+      EXPECT_EQ(parts[r].front(), r + 1);
+      EXPECT_EQ(parts[r].back(), r + 1);
+    }
+  }
+  ASSERT_OK(group.barrier());
+  EXPECT_TRUE(group.entries().empty());
 }
 
 TEST(ProcessGroupTest, PeersOutOfRangeAreClearErrors) {

@@ -49,7 +49,23 @@ cmake_libs=$(echo "$libs" | sed 's/-l//g; s/ /;/g')
 mkdir -p "$prefix"/{bin,lib/pkgconfig,lib/cmake/fastvideo_dist,include/fastvideo_dist/dist}
 mkdir -p "$prefix"/{include/fastvideo_dist/tensor,modulefiles/fastvideo_dist,share/fastvideo_dist/slurm}
 install -m 755 "$src/tools/libfastvideo_dist.so" "$prefix/lib/"
-install -m 644 "$src"/dist/*.h "$prefix/include/fastvideo_dist/dist/"
+# The API headers and what they include of ours, nothing else: the
+# channel's parts (window_channel.h, dist/internal/...) are not API.
+api_headers=(dist/stateless_process_group.h dist/torch_codec.h dist/mpi_runtime.h)
+headers=() queue=("${api_headers[@]}")
+while [ ${#queue[@]} -gt 0 ]; do
+  header=${queue[0]}; queue=("${queue[@]:1}")
+  case " ${headers[*]} " in *" $header "*) continue ;; esac
+  headers+=("$header")
+  while read -r included; do queue+=("$included"); done \
+    < <(sed -n 's|^#include "\(dist/[^"]*\)"|\1|p' "$src/$header")
+done
+for header in "${headers[@]}"; do
+  case "$header" in
+    dist/internal/*) echo "install.sh: API header includes internal $header" >&2; exit 1 ;;
+  esac
+  install -m 644 "$src/$header" "$prefix/include/fastvideo_dist/dist/"
+done
 install -m 644 "$src"/tensor/*.h "$prefix/include/fastvideo_dist/tensor/"
 install -m 755 "$src/tools/demo_bin" "$prefix/bin/fastvideo-demo"
 install -m 755 "$src/tools/channel_benchmark" "$prefix/bin/fastvideo-benchmark"

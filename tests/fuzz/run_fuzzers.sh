@@ -27,17 +27,19 @@ declare -A sources=(
   [torch_codec]="dist/codec.cc dist/torch_codec.cc dist/plain_unpickler.cc dist/ivalue_type_tag.cc"
   [ivalue]="dist/codec.cc dist/torch_codec.cc dist/plain_unpickler.cc dist/ivalue_type_tag.cc"
   [descriptor]="dist/segment_layout.cc dist/hash.cc"
+  [inbox]="dist/internal/inbox_record.cc dist/hash.cc"
 )
 declare -A libraries=(
   [codec]="${absl[*]}"
   [torch_codec]="${absl[*]} ${torch[*]}"
   [ivalue]="${absl[*]} ${torch[*]}"
   [descriptor]="${absl[*]}"
+  [inbox]="${absl[*]}"
 )
 
 
 failed=0
-for target in ${FUZZ_TARGETS:-codec descriptor torch_codec ivalue}; do
+for target in ${FUZZ_TARGETS:-codec descriptor inbox torch_codec ivalue}; do
   echo "== building ${target}_fuzzer"
   # shellcheck disable=SC2086  # word lists on purpose
   clang++ "${flags[@]}" "tests/fuzz/${target}_fuzzer.cc" ${sources[$target]} \

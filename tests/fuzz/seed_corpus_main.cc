@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "dist/codec.h"
+#include "dist/internal/inbox_record.h"
 #include "dist/segment_layout.h"
 #include "dist/torch_codec.h"
 
@@ -77,5 +78,20 @@ int main(int argc, char** argv) {
   std::ofstream out(dir + "/descriptor/first_chunk", std::ios::binary);
   out.write(reinterpret_cast<const char*>(&d), sizeof(d));
   out.write(reinterpret_cast<const char*>(expect), sizeof(expect));
+  out.close();
+
+  // A pushed record: index 5 of its stream, message #7, a 100-byte payload.
+  unsigned char slot[256] = {};
+  auto* header = reinterpret_cast<RecordHeader*>(slot);
+  header->index_plus_one = 6;
+  header->message_seq = 7;
+  header->kind = 1;
+  header->payload_bytes = 100;
+  std::memset(slot + sizeof(RecordHeader), 'x', 100);
+  header->Seal(slot + sizeof(RecordHeader));
+  const uint64_t expected_index = 5;
+  std::ofstream record(dir + "/inbox/record", std::ios::binary);
+  record.write(reinterpret_cast<const char*>(slot), sizeof(slot));
+  record.write(reinterpret_cast<const char*>(&expected_index), sizeof(expected_index));
   return 0;
 }

@@ -1,0 +1,175 @@
+#include "dist/internal/inbox.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace fastvideo::dist {
+
+InboxWriter::InboxWriter(Rma& rma, const SegmentLayout& layout)
+    : rma_(rma),
+      layout_(layout),
+      outs_(size_t(layout.world_size()) * kInboxStreams),
+      staging_(layout.inbox().slot_bytes),
+      credits_(size_t(layout.world_size()) * kInboxStreams) {}
+
+absl::StatusOr<bool> InboxWriter::HasCredit(int dst, InboxStream stream) {
+  Out& o = out(dst, stream);
+  if (o.pushed - o.credited < layout_.inbox().slots) return true;
+  uint64_t credit = 0;
+  if (absl::Status status = rma_.LoadWords(layout_.credit(dst, stream), 1, &credit);
+      !status.ok()) {
+    return status;
+  }
+  o.credited = std::max(o.credited, std::min(credit, o.pushed));
+  return o.pushed - o.credited < layout_.inbox().slots;
+}
+
+absl::StatusOr<bool> InboxWriter::Push(int dst, InboxStream stream, MessageKind kind,
+                                       uint64_t seq, uint64_t publish_ns, uint64_t bytes,
+                                       uint64_t entry_id,
+                                       absl::FunctionRef<bool(char*)> write) {
+  Out& o = out(dst, stream);
+  auto* header = reinterpret_cast<RecordHeader*>(staging_.data());
+  unsigned char* payload = staging_.data() + sizeof(RecordHeader);
+  if (bytes > 0 && !write(reinterpret_cast<char*>(payload))) return false;
+  *header = RecordHeader{};
+  header->index_plus_one = o.pushed + 1;
+  header->message_seq = seq;
+  header->publish_time_ns = publish_ns;
+  header->kind = static_cast<uint32_t>(kind);
+  header->payload_bytes = static_cast<uint32_t>(bytes);
+  header->Seal(payload);
+  // Whole 8-byte words: what lands past the payload is never read.
+  const uint64_t put_bytes = (sizeof(RecordHeader) + bytes + 7) / 8 * 8;
+  if (absl::Status status = rma_.Put(dst, layout_.inbox_slot(rma_.rank(), stream, o.pushed),
+                                     staging_.data(), put_bytes);
+      !status.ok()) {
+    return status;
+  }
+  o.pending.push_back({o.pushed, *header, entry_id, bytes, true});
+  ++o.pushed;
+  return true;
+}
+
+absl::Status InboxWriter::Reclaim(absl::FunctionRef<void(const PushedRecord&)> released) {
+  if (absl::Status status = rma_.LoadWords(layout_.credit(0, InboxStream::kP2p),
+                                           static_cast<int>(credits_.size()), credits_.data());
+      !status.ok()) {
+    return status;
+  }
+  for (size_t i = 0; i < outs_.size(); ++i) {
+    Out& o = outs_[i];
+    o.credited = std::max(o.credited, std::min(credits_[i], o.pushed));
+    while (!o.pending.empty() && o.pending.front().index < o.credited) {
+      if (o.pending.front().live) released(o.pending.front());
+      o.pending.pop_front();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InboxWriter::ExpireBefore(uint64_t cutoff_ns, uint64_t now_ns,
+                                       absl::FunctionRef<void(const PushedRecord&)> expired) {
+  for (int dst = 0; dst < layout_.world_size(); ++dst) {
+    bool marked = false;
+    for (int s = 0; s < kInboxStreams; ++s) {
+      const auto stream = static_cast<InboxStream>(s);
+      for (PushedRecord& record : out(dst, stream).pending) {
+        if (!record.live || record.header.publish_time_ns >= cutoff_ns) continue;
+        // The marker replaces only the header: the reader sees either the
+        // record (whole, sealed) or the marker, never a mix.
+        RecordHeader marker = record.header;
+        marker.expired_at_ns = now_ns;
+        marker.payload_bytes = 0;
+        marker.Seal(nullptr);
+        if (absl::Status status = rma_.Put(dst, layout_.inbox_slot(rma_.rank(), stream, record.index),
+                                           &marker, sizeof(marker));
+            !status.ok()) {
+          return status;
+        }
+        record.live = false;
+        marked = true;
+        expired(record);
+      }
+    }
+    // Puts are unordered: the marker must land before a later record can
+    // reuse its slot.
+    if (marked) {
+      if (absl::Status status = rma_.Complete(dst); !status.ok()) return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+InboxReader::InboxReader(Rma& rma, const SegmentLayout& layout)
+    : rma_(rma),
+      layout_(layout),
+      ins_(size_t(layout.world_size()) * kInboxStreams),
+      credit_batch_(std::max<uint64_t>(1, layout.inbox().slots / 4)) {}
+
+const unsigned char* InboxReader::slot(int src, InboxStream stream) const {
+  return const_cast<Rma&>(rma_).local(layout_.inbox_slot(src, stream, in(src, stream).next));
+}
+
+absl::StatusOr<SlotState> InboxReader::Peek(int src, InboxStream stream,
+                                            RecordHeader* header) {
+  absl::StatusOr<SlotState> state =
+      CheckRecord(slot(src, stream), layout_.inbox().slot_bytes, in(src, stream).next, header);
+  if (!state.ok()) {
+    return absl::DataLossError(absl::StrCat("inbox of rank ", src, ": ", state.status().message()));
+  }
+  return state;
+}
+
+const unsigned char* InboxReader::payload(int src, InboxStream stream) const {
+  return slot(src, stream) + sizeof(RecordHeader);
+}
+
+bool InboxReader::StillSealedAs(int src, InboxStream stream, const RecordHeader& header) const {
+  uint64_t seal = 0;
+  std::memcpy(&seal, slot(src, stream) + offsetof(RecordHeader, seal), sizeof(seal));
+  return seal == header.seal;
+}
+
+absl::StatusOr<bool> InboxReader::Consume(int src, InboxStream stream) {
+  In& i = in(src, stream);
+  ++i.next;
+  if (i.next - i.returned < credit_batch_) return false;
+  i.returned = i.next;
+  if (absl::Status status = rma_.StoreWord(src, layout_.credit(rma_.rank(), stream), i.next);
+      !status.ok()) {
+    return status;
+  }
+  return true;
+}
+
+absl::StatusOr<int> InboxReader::ReturnCredits() {
+  int issued = 0;
+  for (int src = 0; src < layout_.world_size(); ++src) {
+    for (int s = 0; s < kInboxStreams; ++s) {
+      const auto stream = static_cast<InboxStream>(s);
+      In& i = in(src, stream);
+      if (i.returned == i.next) continue;
+      i.returned = i.next;
+      if (absl::Status status = rma_.StoreWord(src, layout_.credit(rma_.rank(), stream), i.next);
+          !status.ok()) {
+        return status;
+      }
+      ++issued;
+    }
+  }
+  return issued;
+}
+
+absl::StatusOr<uint64_t> InboxReader::Notice(int src, InboxStream stream) {
+  uint64_t notice = 0;
+  if (absl::Status status = rma_.LoadWords(layout_.notice(src, stream), 1, &notice);
+      !status.ok()) {
+    return status;
+  }
+  return notice;
+}
+
+}  // namespace fastvideo::dist

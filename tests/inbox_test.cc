@@ -1,0 +1,231 @@
+// The push path's protocol against FakeRma, without mpirun: records land
+// only when delivered, torn or out of order; credits run out and come back
+// as the ring wraps; expiry markers; what a reader refuses.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "dist/internal/fake_rma.h"
+#include "dist/internal/inbox.h"
+#include "dist/internal/inbox_record.h"
+#include "dist/segment_layout.h"
+
+namespace fastvideo::dist {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kWriter = 0;
+constexpr int kReader = 1;
+constexpr InboxStream kP2p = InboxStream::kP2p;
+
+// Two members with inboxes of 4 slots of 128 bytes (80 bytes of payload).
+class InboxTest : public ::testing::Test {
+ protected:
+  InboxTest()
+      : layout_(*SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{4, 128})),
+        window_(2, layout_.segment_bytes()),
+        writer_rma_(window_, kWriter),
+        reader_rma_(window_, kReader),
+        writer_(writer_rma_, layout_),
+        reader_(reader_rma_, layout_) {}
+
+  // Pushes message `seq` with `payload` (entry id = seq); false without credit.
+  bool Push(uint64_t seq, const std::string& payload, uint64_t publish_ns = 1000) {
+    absl::StatusOr<bool> credit = writer_.HasCredit(kReader, kP2p);
+    EXPECT_TRUE(credit.ok()) << credit.status();
+    if (!credit.ok() || !*credit) return false;
+    absl::StatusOr<bool> pushed = writer_.Push(
+        kReader, kP2p, MessageKind::kSend, seq, publish_ns, payload.size(), seq,
+        [&payload](char* to) {
+          std::memcpy(to, payload.data(), payload.size());
+          return true;
+        });
+    EXPECT_TRUE(pushed.ok() && *pushed) << pushed.status();
+    return true;
+  }
+
+  // The next record's payload, or "" when none has arrived.
+  std::string Next(RecordHeader* header_out = nullptr) {
+    RecordHeader header;
+    absl::StatusOr<SlotState> state = reader_.Peek(kWriter, kP2p, &header);
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (!state.ok() || *state != SlotState::kArrived) return "";
+    if (header_out != nullptr) *header_out = header;
+    return std::string(reinterpret_cast<const char*>(reader_.payload(kWriter, kP2p)),
+                       header.payload_bytes);
+  }
+
+  SegmentLayout layout_;
+  FakeWindow window_;
+  FakeRma writer_rma_;
+  FakeRma reader_rma_;
+  InboxWriter writer_;
+  InboxReader reader_;
+};
+
+TEST_F(InboxTest, ARecordIsSeenOnlyOnceItHasLanded) {
+  ASSERT_TRUE(Push(0, "hello"));
+  EXPECT_EQ(Next(), "") << "seen before it landed";
+  reader_rma_.Poll();  // the target's progress lands it
+  RecordHeader header;
+  EXPECT_EQ(Next(&header), "hello");
+  EXPECT_EQ(header.message_seq, 0u);
+  EXPECT_EQ(header.publish_time_ns, 1000u);
+  EXPECT_EQ(static_cast<MessageKind>(header.kind), MessageKind::kSend);
+  EXPECT_FALSE(header.expired());
+}
+
+TEST_F(InboxTest, ATornRecordIsReadAgainUntilWhole) {
+  ASSERT_TRUE(Push(0, std::string(70, 'z')));
+  for (uint64_t bytes : {8, 40, 100}) {
+    window_.TearOldest(bytes);
+    EXPECT_EQ(Next(), "") << "accepted after " << bytes << " bytes";
+  }
+  window_.DeliverAll();
+  EXPECT_EQ(Next(), std::string(70, 'z'));
+}
+
+TEST_F(InboxTest, RecordsLandingOutOfOrderAreReadInOrder) {
+  ASSERT_TRUE(Push(0, "first"));
+  ASSERT_TRUE(Push(1, "second"));
+  window_.DeliverAllNewestFirst();
+  EXPECT_EQ(Next(), "first");
+  ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  EXPECT_EQ(Next(), "second");
+}
+
+TEST_F(InboxTest, CreditsRunOutAndComeBackAsTheRingWraps) {
+  uint64_t next_seq = 0, next_read = 0;
+  for (int lap = 0; lap < 3; ++lap) {
+    // Four slots: the fifth record needs credit.
+    while (Push(next_seq, "m" + std::to_string(next_seq))) ++next_seq;
+    EXPECT_EQ(next_seq, next_read + 4) << "lap " << lap;
+    reader_rma_.Poll();
+    // Consuming hands a slot back (a quarter of 4 is 1), but only once the
+    // reader completes its update does the writer see it.
+    EXPECT_EQ(Next(), "m" + std::to_string(next_read));
+    absl::StatusOr<bool> issued = reader_.Consume(kWriter, kP2p);
+    ASSERT_TRUE(issued.ok() && *issued);
+    ++next_read;
+    EXPECT_FALSE(*writer_.HasCredit(kReader, kP2p)) << "credit before completion";
+    ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+    EXPECT_TRUE(*writer_.HasCredit(kReader, kP2p));
+    // Read the rest of the lap.
+    while (next_read < next_seq) {
+      EXPECT_EQ(Next(), "m" + std::to_string(next_read));
+      ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+      ++next_read;
+    }
+    ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  }
+  EXPECT_EQ(reader_.next_index(kWriter, kP2p), next_read);
+}
+
+TEST_F(InboxTest, ReclaimReleasesWhatTheReaderCredited) {
+  ASSERT_TRUE(Push(0, "a"));
+  ASSERT_TRUE(Push(1, "b"));
+  reader_rma_.Poll();
+  ASSERT_EQ(Next(), "a");
+  ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  std::vector<uint64_t> released;
+  auto collect = [&released](const PushedRecord& record) { released.push_back(record.entry_id); };
+  ASSERT_TRUE(writer_.Reclaim(collect).ok());
+  EXPECT_EQ(released, std::vector<uint64_t>({0}));
+  EXPECT_EQ(writer_.unacknowledged(kReader, kP2p), 1u);
+}
+
+TEST_F(InboxTest, AnExpiredRecordReadsAsExpiredWithItsTimes) {
+  ASSERT_TRUE(Push(0, "old", /*publish_ns=*/1000));
+  ASSERT_TRUE(Push(1, "new", /*publish_ns=*/5000));
+  reader_rma_.Poll();
+  RecordHeader before;
+  ASSERT_EQ(Next(&before), "old");
+  std::vector<uint64_t> expired;
+  ASSERT_TRUE(writer_
+                  .ExpireBefore(/*cutoff_ns=*/2000, /*now_ns=*/9000,
+                                [&expired](const PushedRecord& r) { expired.push_back(r.entry_id); })
+                  .ok());
+  EXPECT_EQ(expired, std::vector<uint64_t>({0}));
+  // The marker is complete at the reader when ExpireBefore returns.
+  EXPECT_FALSE(reader_.StillSealedAs(kWriter, kP2p, before));
+  RecordHeader after;
+  absl::StatusOr<SlotState> state = reader_.Peek(kWriter, kP2p, &after);
+  ASSERT_TRUE(state.ok() && *state == SlotState::kArrived);
+  EXPECT_TRUE(after.expired());
+  EXPECT_EQ(after.publish_time_ns, 1000u);
+  EXPECT_EQ(after.expired_at_ns, 9000u);
+  ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  EXPECT_EQ(Next(), "new");  // the later one is untouched
+  // An expired record is not released twice when its credit comes back.
+  ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  int released = 0;
+  ASSERT_TRUE(writer_.Reclaim([&released](const PushedRecord&) { ++released; }).ok());
+  EXPECT_EQ(released, 0);
+}
+
+TEST_F(InboxTest, ARecordInASlotItHadNoCreditForIsDataLoss) {
+  // A sealed record 4 ahead of the one expected, in the same slot.
+  unsigned char* slot = reader_rma_.local(layout_.inbox_slot(kWriter, kP2p, 0));
+  RecordHeader forged{};
+  forged.index_plus_one = 5;
+  forged.Seal(slot + sizeof(RecordHeader));
+  std::memcpy(slot, &forged, sizeof(forged));
+  RecordHeader header;
+  absl::StatusOr<SlotState> state = reader_.Peek(kWriter, kP2p, &header);
+  ASSERT_FALSE(state.ok());
+  EXPECT_TRUE(absl::IsDataLoss(state.status()));
+  EXPECT_THAT(std::string(state.status().message()),
+              HasSubstr("expected record 0, found record 4"));
+}
+
+TEST_F(InboxTest, AHeaderClaimingMoreThanTheSlotIsNeverAccepted) {
+  unsigned char* slot = reader_rma_.local(layout_.inbox_slot(kWriter, kP2p, 0));
+  RecordHeader header{};
+  header.index_plus_one = 1;
+  header.payload_bytes = 1000;  // past the 128-byte slot
+  std::memcpy(slot, &header, sizeof(header));
+  RecordHeader copy;
+  absl::StatusOr<SlotState> state = reader_.Peek(kWriter, kP2p, &copy);
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(*state, SlotState::kEmpty);
+}
+
+TEST_F(InboxTest, NoticesLandAsWords) {
+  ASSERT_TRUE(writer_rma_.StoreWord(kReader, layout_.notice(kWriter, kP2p), 3).ok());
+  EXPECT_EQ(*reader_.Notice(kWriter, kP2p), 0u);
+  window_.DeliverAll();
+  EXPECT_EQ(*reader_.Notice(kWriter, kP2p), 3u);
+}
+
+TEST(InboxCreditTest, CreditsBelowTheBatchGoBackWhenAskedFor) {
+  // Eight slots: credit goes back two at a time, or when asked for.
+  const SegmentLayout layout = *SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{8, 128});
+  FakeWindow window(2, layout.segment_bytes());
+  FakeRma writer_rma(window, kWriter), reader_rma(window, kReader);
+  InboxWriter writer(writer_rma, layout);
+  InboxReader reader(reader_rma, layout);
+  for (uint64_t seq = 0; seq < 8; ++seq) {
+    ASSERT_TRUE(*writer.HasCredit(kReader, kP2p));
+    ASSERT_TRUE(*writer.Push(kReader, kP2p, MessageKind::kSend, seq, 0, 0, seq,
+                             [](char*) { return true; }));
+  }
+  EXPECT_FALSE(*writer.HasCredit(kReader, kP2p));
+  reader_rma.Poll();
+  RecordHeader header;
+  ASSERT_EQ(*reader.Peek(kWriter, kP2p, &header), SlotState::kArrived);
+  EXPECT_FALSE(*reader.Consume(kWriter, kP2p)) << "one of a batch of two";
+  ASSERT_TRUE(reader_rma.CompleteAll().ok());
+  EXPECT_FALSE(*writer.HasCredit(kReader, kP2p));
+  EXPECT_EQ(*reader.ReturnCredits(), 1);
+  EXPECT_EQ(*reader.ReturnCredits(), 0) << "nothing more to return";
+  ASSERT_TRUE(reader_rma.CompleteAll().ok());
+  EXPECT_TRUE(*writer.HasCredit(kReader, kP2p));
+}
+
+}  // namespace
+}  // namespace fastvideo::dist
