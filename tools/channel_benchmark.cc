@@ -4,7 +4,9 @@
 //   mpirun -np N channel_benchmark [--iterations=K] [--json=FILE]
 //
 // Rows: small-object (64 B) one-way latency between ranks 0 and 1
-// (ping-pong / 2) against MPI_Send/MPI_Recv; 1 MiB and 64 MiB bandwidth
+// (ping-pong / 2) against MPI_Send/MPI_Recv, and against the floors of a
+// pull design (MPI_Get polling) and of a push design (MPI_Put into the
+// reader's memory, which polls locally); 1 MiB and 64 MiB bandwidth
 // from rank 0 to 1; broadcast, all_gather and barrier latency over all ranks
 // against MPI_Bcast, MPI_Allgatherv and MPI_Barrier. Each time is the
 // slowest rank's mean over the iterations. Latency ratios are
@@ -184,6 +186,61 @@ Row PullFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
   return {"p2p 64 B vs MPI_Get polling", "us", channel / 2 * 1e6, pull / 2 * 1e6, 64};
 }
 
+// The floor of a push design, in raw MPI: each side puts a 64-byte message,
+// its sequence number and a check word into the peer's window with one
+// MPI_Put + MPI_Win_flush_local, and the peer polls its own memory
+// (MPI_Win_sync lets osc/pt2pt land the put). Compared with the channel's
+// 64-byte ping-pong, whose small messages take this path.
+Row PushFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
+  struct Slot {
+    uint64_t seq;
+    char payload[64];
+    uint64_t check;  // seq again: the put may land torn
+  };
+  Slot* mine = nullptr;
+  MPI_Win window;
+  MPI_Win_allocate(sizeof(Slot), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &window);
+  std::memset(mine, 0, sizeof(Slot));
+  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
+  MPI_Win_sync(window);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const std::string object(64, 'x');
+  std::string buffer(64, '\0');
+  uint64_t seq = 0;
+  auto push = [&](int peer) {
+    Slot slot;
+    slot.seq = seq;
+    std::memcpy(slot.payload, object.data(), object.size());
+    slot.check = seq;
+    MPI_Put(&slot, sizeof(Slot), MPI_BYTE, peer, 0, sizeof(Slot), MPI_BYTE, window);
+    MPI_Win_flush_local(peer, window);
+  };
+  auto await = [&] {
+    while (__atomic_load_n(&mine->seq, __ATOMIC_ACQUIRE) < seq ||
+           __atomic_load_n(&mine->check, __ATOMIC_ACQUIRE) < seq) {
+      MPI_Win_sync(window);
+    }
+    std::memcpy(buffer.data(), mine->payload, buffer.size());
+  };
+  auto [channel, push_floor] = Compare(
+      iterations,
+      [&] { ChannelPingPong(group, rank, object, buffer); },
+      [&] {
+        ++seq;
+        if (rank == 0) {
+          push(1);
+          await();
+        } else if (rank == 1) {
+          await();
+          push(0);
+        }
+      });
+  MPI_Win_unlock_all(window);
+  MPI_Win_free(&window);
+  return {"p2p 64 B vs MPI_Put into the reader", "us", channel / 2 * 1e6, push_floor / 2 * 1e6,
+          64};
+}
+
 // `messages` objects of `bytes` from rank 0 to rank 1, then one small ack.
 Row Bandwidth(StatelessProcessGroup& group, int rank, size_t bytes, int messages) {
   const std::vector<uint8_t> object(bytes, 7);
@@ -309,6 +366,7 @@ int Main() {
   if (size >= 2 && wanted("latency")) {
     rows.push_back(P2pLatency(group, rank, iterations, 64));
     rows.push_back(PullFloorLatency(group, rank, iterations));
+    rows.push_back(PushFloorLatency(group, rank, iterations));
   }
   std::vector<Row> sweep;
   if (size >= 2 && wanted("sweep")) {
