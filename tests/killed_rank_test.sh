@@ -4,7 +4,10 @@
 # process behind.   usage: killed_rank_test.sh TRANSPORT
 set -uo pipefail
 transport=$1
-binary=tests/killed_rank_bin
+# A name of this run's own, so that the check for processes left behind
+# does not see another run's (the shm and tcp tests may run side by side).
+binary="${TEST_TMPDIR:-/tmp}/killed_rank_bin_${transport}_$$"
+ln -sf "$PWD/tests/killed_rank_bin" "$binary"
 
 start=$(date +%s)
 output=$(tools/mpilaunch.sh --np 4 --transport "$transport" --time-limit 100 "$binary" 2>&1)
