@@ -9,8 +9,10 @@
 namespace fastvideo::dist {
 
 // OkStatus for MPI_SUCCESS; otherwise an error whose message names `call`
-// and carries MPI's own error string. A peer that is gone (MPI_ERR_PROC_*,
-// MPI_ERR_RMA_*) maps to Unavailable, everything else to Internal.
+// and carries MPI's own error string. The classes a peer that is gone (or
+// a window or communicator broken by it) produces in Open MPI 4.1 map to
+// Unavailable: MPI_ERR_RMA_SYNC, MPI_ERR_RMA_CONFLICT, MPI_ERR_WIN,
+// MPI_ERR_COMM, MPI_ERR_OTHER; everything else to Internal.
 absl::Status MpiStatus(int code, absl::string_view call);
 
 }  // namespace fastvideo::dist
