@@ -91,6 +91,7 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::FromOwnedComm(
   }
   dist::ChannelOptions channel_options;
   channel_options.name = impl->name;
+  channel_options.parent_ranks = impl->parent_ranks;
   channel_options.segment_bytes = impl->options.window_bytes;
   channel_options.ring_slots = impl->options.ring_slots;
   channel_options.max_chunk_bytes = impl->options.max_chunk_bytes;

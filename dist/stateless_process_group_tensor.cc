@@ -51,7 +51,10 @@ absl::Status StatelessProcessGroup::all_reduce(at::Tensor& tensor, ReduceOp op,
                                                Deadline deadline) {
   absl::StatusOr<std::vector<at::Tensor>> gathered =
       all_gather_obj(tensor, deadline);
-  if (!gathered.ok()) return gathered.status();
+  if (!gathered.ok()) {  // named by the call the user made
+    return absl::Status(gathered.status().code(),
+                        absl::StrCat("all_reduce: ", gathered.status().message()));
+  }
   for (int r = 0; r < world_size(); ++r) {
     const at::Tensor& part = (*gathered)[r];
     if (part.sizes() != tensor.sizes() ||

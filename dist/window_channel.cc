@@ -173,8 +173,20 @@ absl::Status WindowChannel::Close() {
 }
 
 std::string WindowChannel::Where() const {
-  return absl::StrCat("group '", options_.name, "' rank ", rank_, "/",
-                      world_size_);
+  std::string where = absl::StrCat("group '", options_.name, "' rank ", rank_, "/", world_size_);
+  if (rank_ < static_cast<int>(options_.parent_ranks.size()) &&
+      options_.parent_ranks[rank_] != rank_) {
+    absl::StrAppend(&where, " (parent rank ", options_.parent_ranks[rank_], ")");
+  }
+  return where;
+}
+
+std::string WindowChannel::RankName(int rank) const {
+  if (rank >= 0 && rank < static_cast<int>(options_.parent_ranks.size()) &&
+      options_.parent_ranks[rank] != rank) {
+    return absl::StrCat("rank ", rank, " (parent rank ", options_.parent_ranks[rank], ")");
+  }
+  return absl::StrCat("rank ", rank);
 }
 
 uint64_t WindowChannel::descriptor_offset(int dst, uint64_t slot) const {
@@ -237,6 +249,7 @@ absl::Status WindowChannel::Publish(MessageKind kind, int dst, uint64_t size,
   auto withdraw = [&] {
     if (!entry_added) return;
     stream.withdrawn_message = key.seq;
+    stream.withdrawn_kind = key.kind;
     ++stream.next_message;
     entries_[entry_id - first_entry_id_].open = false;
     PopFinishedEntries();
@@ -303,31 +316,40 @@ absl::StatusOr<bool> WindowChannel::TryPush(const MessageKey& key, uint64_t size
   if (size > inbox_out_->max_payload_bytes()) return false;
   const InboxStream inbox = InboxStreamOf(key.kind);
   // A message goes one way to all its readers: pushed only if each has room.
+  // Credit is read from memory when it seems short, and at least every half
+  // inbox, so that consumed records are reclaimed as the writer goes.
+  const auto released = [this](const PushedRecord& record) {
+    ReleaseRecord(record, /*by_expiration=*/false);
+  };
+  readers_.clear();
   for (int r = 0; r < world_size_; ++r) {
-    if (r == rank_ || (key.dst != MessageKey::kEveryRank && r != key.dst)) continue;
-    absl::StatusOr<bool> credit = inbox_out_->HasCredit(r, inbox);
-    if (!credit.ok() || !*credit) return credit;
+    if (r != rank_ && (key.dst == MessageKey::kEveryRank || r == key.dst)) readers_.push_back(r);
   }
-  // Encoded once, whatever the number of readers.
-  small_message_.resize(size);
-  if (size > 0 && !write(small_message_.data(), 0, size)) {
+  for (int r : readers_) {
+    if (!inbox_out_->HasCredit(r, inbox) ||
+        inbox_out_->unacknowledged(r, inbox) >= layout_.inbox().slots / 2) {
+      if (absl::Status status = inbox_out_->Refresh(r, inbox, released); !status.ok()) {
+        return status;
+      }
+      PopFinishedEntries();
+    }
+    if (!inbox_out_->HasCredit(r, inbox)) return false;
+  }
+  // Encoded once, straight into the record, whatever the number of readers.
+  const uint64_t entry_id = first_entry_id_ + entries_.size();
+  absl::StatusOr<bool> pushed = inbox_out_->Push(
+      readers_, inbox, key.kind, key.seq, UnixNanos(now), size, entry_id,
+      [write, size](char* to) { return write(to, 0, size); });
+  if (!pushed.ok()) return pushed.status();
+  if (!*pushed) {
     return absl::InternalError(absl::StrCat(
         Where(), ": ", key.ToString(), ": the object's codec did not write the ", size,
         " bytes it announced; nothing was published"));
   }
-  const uint64_t entry_id = AddEntry(key, now);
-  Entry& entry = entries_.back();
-  for (int r = 0; r < world_size_; ++r) {
-    if (r == rank_ || (key.dst != MessageKey::kEveryRank && r != key.dst)) continue;
-    absl::StatusOr<bool> pushed = inbox_out_->Push(
-        r, inbox, key.kind, key.seq, UnixNanos(now), size, entry_id, [this, size](char* to) {
-          std::memcpy(to, small_message_.data(), size);
-          return true;
-        });
-    if (!pushed.ok()) return pushed.status();
-    if (entry.live_chunks++ == 0) ++stats_.entries_in_use;
-  }
-  entry.open = false;
+  AddEntry(key, now);
+  entries_.back().live_chunks = readers_.size();
+  entries_.back().open = false;
+  ++stats_.entries_in_use;
   ++out_stream(key.dst).next_message;
   ++stats_.objects_sent;
   ++stats_.objects_sent_pushed;
@@ -405,7 +427,7 @@ absl::StatusOr<uint64_t> WindowChannel::WaitForRoom(int dst, uint64_t bytes,
           " data bytes in use, ", stream.next_slot - oldest, " of ",
           layout_.ring_slots(), " ring slots to ",
           dst == MessageKey::kEveryRank ? std::string("every rank")
-                                        : absl::StrCat("rank ", dst),
+                                        : RankName(dst),
           " in use); waiting for ", Laggards(dst, oldest, acked),
           " to read"));
     }
@@ -431,7 +453,9 @@ std::string WindowChannel::Laggards(int dst, uint64_t slot,
     }
   }
   return ranks.empty() ? std::string("no rank (the segment is too small)")
-                       : absl::StrCat("rank(s) ", absl::StrJoin(ranks, ", "));
+                       : absl::StrJoin(ranks, ", ", [this](std::string* out, int rank) {
+                           absl::StrAppend(out, RankName(rank));
+                         });
 }
 
 bool WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
@@ -468,7 +492,7 @@ bool WindowChannel::WriteChunk(int dst, const Descriptor& descriptor,
 absl::Status WindowChannel::PublishWithdrawal(int dst, Deadline& deadline) {
   OutStream& stream = out_stream(dst);
   if (!stream.withdrawn_message) return absl::OkStatus();
-  const MessageKey key{MessageKind::kSend, rank_, dst, *stream.withdrawn_message};
+  const MessageKey key{stream.withdrawn_kind, rank_, dst, *stream.withdrawn_message};
   absl::StatusOr<uint64_t> slot = WaitForRoom(dst, 0, key, deadline);
   if (!slot.ok()) return slot.status();
   Descriptor marker{};
@@ -567,7 +591,7 @@ void WindowChannel::PopFinishedEntries() {
 
 absl::Status WindowChannel::Progress() {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
-  if (absl::Status status = ReturnAllCredits(); !status.ok()) return status;
+  if (absl::Status status = ReturnAllCredits(Completion::kAtTarget); !status.ok()) return status;
   rma_->Poll();
   if (absl::Status status = ReadAcks(&acked_); !status.ok()) return status;
   // Markers that still find no room wait for the next call.
@@ -653,7 +677,9 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src, Deadline deadline,
     absl::StatusOr<std::optional<Located>> located = TryLocate(kind, src);
     if (!located.ok()) return located.status();
     if (*located && (*located)->kind != kind) return FailedKindError(kind, src, (*located)->kind);
-    if (*located && (*located)->path == Path::kPushed) return FetchPushed(kind, src, message);
+    if (*located && (*located)->path == Path::kPushed) {
+      return FetchPushed(kind, src, (*located)->record, message);
+    }
     if (*located) {
       bool withdrawn = false;
       absl::Status status =
@@ -671,7 +697,7 @@ absl::Status WindowChannel::Fetch(MessageKind kind, int src, Deadline deadline,
 absl::StatusOr<std::optional<WindowChannel::Located>> WindowChannel::TryLocate(
     MessageKind kind, int src) {
   InStream& stream = in_stream(kind, src);
-  if (stream.read_ahead) return Located{Path::kPulled, kind};
+  if (stream.read_ahead) return Located{Path::kPulled, kind, {}};
   const InboxStream inbox = InboxStreamOf(kind);
   RecordHeader header;
   absl::StatusOr<SlotState> slot = inbox_in_->Peek(src, inbox, &header);
@@ -681,11 +707,11 @@ absl::StatusOr<std::optional<WindowChannel::Located>> WindowChannel::TryLocate(
   }
   const bool record_here = *slot == SlotState::kArrived;
   if (record_here && header.message_seq == stream.next_message) {
-    return Located{Path::kPushed, static_cast<MessageKind>(header.kind)};
+    return Located{Path::kPushed, static_cast<MessageKind>(header.kind), header};
   }
   if (record_here && header.message_seq < stream.next_message) {
     return absl::DataLossError(absl::StrCat(
-        Where(), ": ", incoming_key(kind, src).ToString(), ": rank ", src,
+        Where(), ": ", incoming_key(kind, src).ToString(), ": ", RankName(src),
         " pushed message #", header.message_seq, ", which was received already"));
   }
   // Not pushed (or not yet): a descriptor on the pull path, if announced.
@@ -694,7 +720,7 @@ absl::StatusOr<std::optional<WindowChannel::Located>> WindowChannel::TryLocate(
     if (!announced.ok()) return announced.status();
   }
   if (stream.awaited && stream.awaited->message_seq == stream.next_message) {
-    return Located{Path::kPulled, static_cast<MessageKind>(stream.awaited->kind)};
+    return Located{Path::kPulled, static_cast<MessageKind>(stream.awaited->kind), {}};
   }
   // A later message's descriptor, or nothing yet: this one is still on its
   // way (a put and a notice land in no particular order).
@@ -704,23 +730,21 @@ absl::StatusOr<std::optional<WindowChannel::Located>> WindowChannel::TryLocate(
 absl::Status WindowChannel::FailedKindError(MessageKind kind, int src, MessageKind found) const {
   return absl::FailedPreconditionError(absl::StrCat(
       Where(), ": expected ", MessageKindName(kind), " ", incoming_key(kind, src).ToString(),
-      " from rank ", src, " but rank ", src, " published ", MessageKindName(found),
+      " from ", RankName(src), " but it published ", MessageKindName(found),
       " there: the ranks do not make the same calls in the same order"));
 }
 
-absl::Status WindowChannel::FetchPushed(MessageKind kind, int src, std::string* message) {
+absl::Status WindowChannel::FetchPushed(MessageKind kind, int src, RecordHeader header,
+                                        std::string* message) {
   InStream& stream = in_stream(kind, src);
   const InboxStream inbox = InboxStreamOf(kind);
   const MessageKey key = incoming_key(kind, src);
-  RecordHeader header;
-  absl::StatusOr<SlotState> slot = inbox_in_->Peek(src, inbox, &header);
-  if (!slot.ok()) return slot.status();
   if (!header.expired()) {
     message->assign(reinterpret_cast<const char*>(inbox_in_->payload(src, inbox)),
                     header.payload_bytes);
     // Its writer may have expired it meanwhile (a new header, same payload).
     if (!inbox_in_->StillSealedAs(src, inbox, header)) {
-      slot = inbox_in_->Peek(src, inbox, &header);
+      absl::StatusOr<SlotState> slot = inbox_in_->Peek(src, inbox, &header);
       if (!slot.ok()) return slot.status();
       if (*slot != SlotState::kArrived || !header.expired()) {
         return absl::DataLossError(absl::StrCat(Where(), ": ", key.ToString(), " from rank ",
@@ -813,7 +837,7 @@ absl::Status WindowChannel::FetchPulled(MessageKind kind, int src, Deadline& dea
                                          next_offset, message.size());
         !status.ok()) {
       return absl::DataLossError(absl::StrCat(Where(), ": ", key.ToString(),
-                                              " from rank ", src, ": ",
+                                              " from ", RankName(src), ": ",
                                               status.message()));
     }
     if (static_cast<MessageKind>(descriptor.kind) != kind) {
@@ -876,7 +900,7 @@ absl::Status WindowChannel::FetchPulled(MessageKind kind, int src, Deadline& dea
   if (expired) return ExpiredError(key, published_ns, expired_ns);
   if (corrupt) {
     return absl::DataLossError(absl::StrCat(
-        Where(), ": ", key.ToString(), " from rank ", src, ": ",
+        Where(), ": ", key.ToString(), " from ", RankName(src), ": ",
         message.size(), "-byte message corrupt: the chunk at byte ",
         corrupt_at, " does not match its hash"));
   }
@@ -1026,10 +1050,10 @@ absl::StatusOr<bool> WindowChannel::ExpiredWhileRead(int src, uint64_t descripto
 absl::Status WindowChannel::ExpiredError(const MessageKey& key, uint64_t published_ns,
                                          uint64_t expired_ns) const {
   return absl::NotFoundError(absl::StrCat(
-      Where(), ": ", key.ToString(), " from rank ", key.src,
+      Where(), ": ", key.ToString(), " from ", RankName(key.src),
       " expired before it was read: published at ", FormatTime(published_ns),
       ", expired at ", FormatTime(expired_ns), " (data_expiration ",
-      absl::FormatDuration(options_.data_expiration), " at rank ", key.src, "'s side)"));
+      absl::FormatDuration(options_.data_expiration), " at the publisher)"));
 }
 
 absl::StatusOr<bool> WindowChannel::TryDescriptor(MessageKind kind, int src) {
@@ -1090,8 +1114,10 @@ absl::Status WindowChannel::AwaitPublished(MessageKind kind, absl::Span<const in
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
       std::string others;
       if (silent.size() > 1) {
-        others = absl::StrCat(silent.size() == 2 ? "rank " : "ranks ",
-                              absl::StrJoin(silent.begin() + 1, silent.end(), ", "));
+        others = absl::StrJoin(silent.begin() + 1, silent.end(), ", ",
+                               [this](std::string* out, int rank) {
+                                 absl::StrAppend(out, RankName(rank));
+                               });
       }
       return NothingPublishedError(incoming_key(kind, silent[0]), silent[0], others);
     }
@@ -1108,7 +1134,7 @@ absl::StatusOr<WindowChannel::Arrival> WindowChannel::CheckArrival(
   if (sealed && descriptor.slot_plus_one == slot + 1) return Arrival::kArrived;
   if (sealed && descriptor.slot_plus_one > slot + 1) {
     return absl::InternalError(absl::StrCat(
-        Where(), ": ", key.ToString(), " from rank ", src, ": slot ", slot,
+        Where(), ": ", key.ToString(), " from ", RankName(src), ": slot ", slot,
         " was overwritten by slot ", descriptor.slot_plus_one - 1, " before it was read"));
   }
   return Arrival::kNotYet;
@@ -1118,7 +1144,7 @@ absl::Status WindowChannel::NothingPublishedError(const MessageKey& key, int src
                                                   absl::string_view also_silent) const {
   return absl::DeadlineExceededError(absl::StrCat(
       Where(), ": timed out waiting for ", MessageKindName(key.kind), " ", key.ToString(),
-      " from rank ", src, " (nothing published there yet",
+      " from ", RankName(src), " (nothing published there yet",
       also_silent.empty() ? "" : absl::StrCat("; nor by ", also_silent), ")"));
 }
 
@@ -1138,7 +1164,7 @@ absl::Status WindowChannel::Acknowledge(int src, uint64_t ack_offset,
   ++deferred_acks_;
   deferred_ack_bytes_ += frees_bytes;
   if (deferred_acks_ >= max_deferred_acks_ || deferred_ack_bytes_ > max_deferred_ack_bytes_) {
-    return CompleteAcks();
+    return CompleteAcks(Completion::kOnItsWay);
   }
   return absl::OkStatus();
 }
@@ -1147,26 +1173,31 @@ absl::Status WindowChannel::Idle(Backoff& backoff) {
   // A wait that outlasts its spinning hands consumed inbox slots back: the
   // reply it waits for may need them. (Not at once: a ping-pong would pay
   // a word update and a flush per message.)
-  absl::Status status =
-      backoff.JustStoppedSpinning() ? ReturnAllCredits() : CompleteAcks();
+  absl::Status status = backoff.JustStoppedSpinning()
+                            ? ReturnAllCredits(Completion::kOnItsWay)
+                            : CompleteAcks(Completion::kOnItsWay);
   if (!status.ok()) return status;
-  rma_->Poll();
+  // MPI_Win_sync runs the progress engine: needed for osc/pt2pt to land
+  // peers' puts, not for osc/rdma on shared memory, so a spinning rank
+  // calls it every 4th round only. On an oversubscribed node it is the
+  // call that yields the core at the right moment: every round.
+  if (oversubscribed_ || backoff.rounds() % 4 == 0) rma_->Poll();
   backoff.Pause();
   return absl::OkStatus();
 }
 
-absl::Status WindowChannel::ReturnAllCredits() {
+absl::Status WindowChannel::ReturnAllCredits(Completion completion) {
   absl::StatusOr<int> issued = inbox_in_->ReturnCredits();
   if (!issued.ok()) return issued.status();
   deferred_acks_ += *issued;
-  return CompleteAcks();
+  return CompleteAcks(completion);
 }
 
-absl::Status WindowChannel::CompleteAcks() {
+absl::Status WindowChannel::CompleteAcks(Completion completion) {
   if (deferred_acks_ == 0) return absl::OkStatus();
   deferred_acks_ = 0;
   deferred_ack_bytes_ = 0;
-  return rma_->CompleteAll();
+  return completion == Completion::kAtTarget ? rma_->CompleteAll() : rma_->SendAllNow();
 }
 
 // ------------------------------------------------------------------ barrier
@@ -1175,7 +1206,7 @@ absl::Status WindowChannel::Barrier(Deadline deadline) {
   if (closed_) return absl::FailedPreconditionError(Where() + ": closed");
   // Whatever this rank read before the barrier is acknowledged (and its
   // inbox slots credited) when the barrier ends anywhere.
-  if (absl::Status status = ReturnAllCredits(); !status.ok()) return status;
+  if (absl::Status status = ReturnAllCredits(Completion::kAtTarget); !status.ok()) return status;
   const uint64_t epoch = ++barrier_epoch_;
   int round = 0;
   for (int distance = 1; distance < world_size_; distance *= 2, ++round) {
@@ -1196,7 +1227,7 @@ absl::Status WindowChannel::Barrier(Deadline deadline) {
       if (backoff.ShouldCheckClock() && deadline.Passed()) {
         return absl::DeadlineExceededError(absl::StrCat(
             Where(), ": barrier #", epoch - 1, " timed out in round ", round,
-            " waiting for rank ", from, " to arrive"));
+            " waiting for ", RankName(from), " to arrive"));
       }
       rma_->Poll();
       backoff.Pause();

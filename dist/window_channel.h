@@ -60,6 +60,8 @@ namespace fastvideo::dist {
 
 struct ChannelOptions {
   std::string name = "group";
+  // The parent rank of each member, named in errors beside the group rank.
+  std::vector<int> parent_ranks;
   uint64_t segment_bytes = uint64_t{64} << 20;
   // Descriptors per stream: how many messages to one reader (or broadcasts)
   // may wait unread. 0: a quarter of the segment, from 16 to 1024.
@@ -183,6 +185,7 @@ class WindowChannel {
     uint64_t next_message = 0;
     std::deque<PendingChunk> pending;  // published, not yet acknowledged
     std::optional<uint64_t> withdrawn_message;  // marker still to publish
+    MessageKind withdrawn_kind = MessageKind::kSend;  // its kind, for errors
   };
   struct InStream {
     uint64_t next_slot = 0;     // in the publisher's ring (pull path)
@@ -209,6 +212,7 @@ class WindowChannel {
   struct Located {
     Path path;
     MessageKind kind;
+    RecordHeader record;  // of a pushed message
   };
   struct Entry {
     MessageKey key;
@@ -222,7 +226,9 @@ class WindowChannel {
   // of it was done.
   absl::Status OpenWindow();
 
-  std::string Where() const;  // "group 'name' rank r/n"
+  std::string Where() const;  // "group 'name' rank r/n (parent rank p)"
+  // "rank r", with its parent rank when that differs (a subgroup).
+  std::string RankName(int rank) const;
   OutStream& out_stream(int dst) {
     return dst == MessageKey::kEveryRank ? bcast_out_ : p2p_out_[dst];
   }
@@ -272,7 +278,8 @@ class WindowChannel {
   absl::StatusOr<std::optional<Located>> TryLocate(MessageKind kind, int src);
   absl::Status FailedKindError(MessageKind kind, int src, MessageKind found) const;
   // Takes the pushed message at the head of `src`'s inbox.
-  absl::Status FetchPushed(MessageKind kind, int src, std::string* message);
+  absl::Status FetchPushed(MessageKind kind, int src, RecordHeader header,
+                           std::string* message);
   // Takes the pulled message at `src`'s ring, chunk by chunk; *withdrawn
   // when it turned out withdrawn by its publisher (look again).
   absl::Status FetchPulled(MessageKind kind, int src, Deadline& deadline, std::string* message,
@@ -311,17 +318,21 @@ class WindowChannel {
   // Acknowledges up to `value` in `src`'s segment, which frees a ring slot
   // and `frees_bytes` of data there. An ack that frees more than
   // kMaxDeferredAckChunkBytes is completed at once; a smaller one by
-  // CompleteAcks(), which every wait, Barrier() and Progress() call first,
+  // CompleteAcks, which every wait, Barrier() and Progress() call first,
   // or once max_deferred_acks_ or max_deferred_ack_bytes_ are pending.
   static constexpr uint64_t kMaxDeferredAckChunkBytes = 64 << 10;
   absl::Status Acknowledge(int src, uint64_t ack_offset, uint64_t value,
                            uint64_t frees_bytes);
-  absl::Status CompleteAcks();
+  // kOnItsWay: locally complete (MPI_Win_flush_local_all), enough for a
+  // publisher to see them soon without this member waiting for it;
+  // kAtTarget: landed (MPI_Win_flush_all), as barrier() promises.
+  enum class Completion { kOnItsWay, kAtTarget };
+  absl::Status CompleteAcks(Completion completion);
   // One pause of a waiting loop: completes deferred acks (and, once the
   // wait outlasts its spinning, returns credits), lets MPI progress.
   absl::Status Idle(Backoff& backoff);
-  // Hands every consumed inbox slot back to its writer, then CompleteAcks().
-  absl::Status ReturnAllCredits();
+  // Hands every consumed inbox slot back to its writer, then CompleteAcks.
+  absl::Status ReturnAllCredits(Completion completion);
 
   MPI_Comm comm_;
   MPI_Win window_ = MPI_WIN_NULL;
@@ -345,7 +356,7 @@ class WindowChannel {
   std::vector<InStream> bcast_in_;  // by source
   std::deque<Entry> entries_;
   std::deque<SelfMessage> self_queue_;
-  std::string small_message_;  // a pushed message, encoded once for all readers
+  std::vector<int> readers_;   // of the message being pushed
   std::vector<uint64_t> acked_;  // ReadAcks' words, kept to spare an allocation
   uint64_t first_entry_id_ = 0;
   uint64_t barrier_epoch_ = 0;

@@ -559,6 +559,29 @@ TEST(ProcessGroupTest, AllGatherOfPartsLargerThanTheWindow) {
   EXPECT_TRUE(group.entries().empty());
 }
 
+// In a subgroup, errors name the parent rank beside the group rank.
+TEST(ProcessGroupTest, SubgroupErrorsNameParentRanks) {
+  const int n = WorldSize(), me = WorldRank();
+  if (n < 2) GTEST_SKIP() << "needs two ranks";
+  // Group rank 0 is the last world rank, group rank 1 world rank 0.
+  const std::vector<int> ranks = {n - 1, 0};
+  if (me == n - 1 || me == 0) {
+    ASSERT_OK_AND_ASSIGN(StatelessProcessGroup pair,
+                         StatelessProcessGroup::CreateFromRanks(MPI_COMM_WORLD, ranks,
+                                                                SmallWindow("pair")));
+    if (pair.rank() == 0) {
+      absl::Status status =
+          pair.recv_obj<int>(1, absl::Now() + absl::Milliseconds(100)).status();
+      EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+      EXPECT_THAT(std::string(status.message()),
+                  HasSubstr(absl::StrCat("rank 0/2 (parent rank ", n - 1, ")")));
+      EXPECT_THAT(std::string(status.message()), HasSubstr("from rank 1 (parent rank 0)"));
+    }
+    ASSERT_OK(pair.barrier());
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+}
+
 TEST(ProcessGroupTest, PeersOutOfRangeAreClearErrors) {
   StatelessProcessGroup group = MakeWorld();
   const int n = group.world_size();

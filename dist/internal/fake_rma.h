@@ -79,9 +79,14 @@ class FakeRma final : public Rma {
   }
   absl::Status CompleteGets() override { return absl::OkStatus(); }
   absl::Status Put(int target, uint64_t offset, const void* source, uint64_t bytes) override;
+  absl::Status StartPut(int target, uint64_t offset, const void* source,
+                        uint64_t bytes) override {
+    return Put(target, offset, source, bytes);  // copies at once
+  }
   absl::Status StoreWord(int target, uint64_t offset, uint64_t value) override;
   absl::Status AddWord(int target, uint64_t offset, uint64_t value) override;
   absl::Status SendNow(int target) override { return absl::OkStatus(); }
+  absl::Status SendAllNow() override { return absl::OkStatus(); }
   absl::Status Complete(int target) override;
   absl::Status CompleteAll() override;
   absl::Status LoadWords(uint64_t offset, int count, uint64_t* values) override;

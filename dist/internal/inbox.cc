@@ -14,42 +14,69 @@ InboxWriter::InboxWriter(Rma& rma, const SegmentLayout& layout)
       staging_(layout.inbox().slot_bytes),
       credits_(size_t(layout.world_size()) * kInboxStreams) {}
 
-absl::StatusOr<bool> InboxWriter::HasCredit(int dst, InboxStream stream) {
-  Out& o = out(dst, stream);
-  if (o.pushed - o.credited < layout_.inbox().slots) return true;
+absl::Status InboxWriter::Refresh(int dst, InboxStream stream,
+                                  absl::FunctionRef<void(const PushedRecord&)> released) {
   uint64_t credit = 0;
   if (absl::Status status = rma_.LoadWords(layout_.credit(dst, stream), 1, &credit);
       !status.ok()) {
     return status;
   }
-  o.credited = std::max(o.credited, std::min(credit, o.pushed));
-  return o.pushed - o.credited < layout_.inbox().slots;
+  Forget(out(dst, stream), credit, released);
+  return absl::OkStatus();
 }
 
-absl::StatusOr<bool> InboxWriter::Push(int dst, InboxStream stream, MessageKind kind,
-                                       uint64_t seq, uint64_t publish_ns, uint64_t bytes,
-                                       uint64_t entry_id,
+void InboxWriter::Forget(Out& o, uint64_t credit,
+                         absl::FunctionRef<void(const PushedRecord&)> released) {
+  // A peer's word is never trusted past what was pushed.
+  o.credited = std::max(o.credited, std::min(credit, o.pushed));
+  while (!o.pending.empty() && o.pending.front().index < o.credited) {
+    if (o.pending.front().live) released(o.pending.front());
+    o.pending.pop_front();
+  }
+}
+
+absl::StatusOr<bool> InboxWriter::Push(absl::Span<const int> dsts, InboxStream stream,
+                                       MessageKind kind, uint64_t seq, uint64_t publish_ns,
+                                       uint64_t bytes, uint64_t entry_id,
                                        absl::FunctionRef<bool(char*)> write) {
-  Out& o = out(dst, stream);
   auto* header = reinterpret_cast<RecordHeader*>(staging_.data());
   unsigned char* payload = staging_.data() + sizeof(RecordHeader);
   if (bytes > 0 && !write(reinterpret_cast<char*>(payload))) return false;
-  *header = RecordHeader{};
-  header->index_plus_one = o.pushed + 1;
-  header->message_seq = seq;
-  header->publish_time_ns = publish_ns;
-  header->kind = static_cast<uint32_t>(kind);
-  header->payload_bytes = static_cast<uint32_t>(bytes);
-  header->Seal(payload);
   // Whole 8-byte words: what lands past the payload is never read.
   const uint64_t put_bytes = (sizeof(RecordHeader) + bytes + 7) / 8 * 8;
-  if (absl::Status status = rma_.Put(dst, layout_.inbox_slot(rma_.rank(), stream, o.pushed),
-                                     staging_.data(), put_bytes);
-      !status.ok()) {
+  for (size_t i = 0; i < dsts.size(); ++i) {
+    Out& o = out(dsts[i], stream);
+    // Readers of a collective stream got every pushed message, so they
+    // expect the same index: one sealed record for all, and the puts go out
+    // together. Otherwise each waits for its own.
+    const bool same_record = i > 0 && header->index_plus_one == o.pushed + 1;
+    if (i > 0 && !same_record) {
+      if (absl::Status status = rma_.SendAllNow(); !status.ok()) return status;
+    }
+    if (!same_record) {
+      *header = RecordHeader{};
+      header->index_plus_one = o.pushed + 1;
+      header->message_seq = seq;
+      header->publish_time_ns = publish_ns;
+      header->kind = static_cast<uint32_t>(kind);
+      header->payload_bytes = static_cast<uint32_t>(bytes);
+      header->Seal(payload);
+    }
+    if (absl::Status status =
+            rma_.StartPut(dsts[i], layout_.inbox_slot(rma_.rank(), stream, o.pushed),
+                          staging_.data(), put_bytes);
+        !status.ok()) {
+      return status;
+    }
+    o.pending.push_back({o.pushed, *header, entry_id, bytes, true});
+    ++o.pushed;
+  }
+  // One local completion for all: the staging buffer is free again.
+  if (dsts.size() == 1) {
+    if (absl::Status status = rma_.SendNow(dsts[0]); !status.ok()) return status;
+  } else if (absl::Status status = rma_.SendAllNow(); !status.ok()) {
     return status;
   }
-  o.pending.push_back({o.pushed, *header, entry_id, bytes, true});
-  ++o.pushed;
   return true;
 }
 
@@ -59,14 +86,7 @@ absl::Status InboxWriter::Reclaim(absl::FunctionRef<void(const PushedRecord&)> r
       !status.ok()) {
     return status;
   }
-  for (size_t i = 0; i < outs_.size(); ++i) {
-    Out& o = outs_[i];
-    o.credited = std::max(o.credited, std::min(credits_[i], o.pushed));
-    while (!o.pending.empty() && o.pending.front().index < o.credited) {
-      if (o.pending.front().live) released(o.pending.front());
-      o.pending.pop_front();
-    }
-  }
+  for (size_t i = 0; i < outs_.size(); ++i) Forget(outs_[i], credits_[i], released);
   return absl::OkStatus();
 }
 

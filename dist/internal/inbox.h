@@ -17,6 +17,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "dist/internal/inbox_record.h"
 #include "dist/internal/rma.h"
 #include "dist/segment_layout.h"
@@ -38,14 +39,22 @@ class InboxWriter {
 
   uint64_t max_payload_bytes() const { return SlotPayloadBytes(layout_.inbox().slot_bytes); }
   // Whether `dst` has a free slot for this member's next record of
-  // `stream`, reading the credit words of this member's own segment.
-  absl::StatusOr<bool> HasCredit(int dst, InboxStream stream);
+  // `stream`, as of the last Refresh.
+  bool HasCredit(int dst, InboxStream stream) const {
+    const Out& o = out(dst, stream);
+    return o.pushed - o.credited < layout_.inbox().slots;
+  }
+  // Reads the credit `dst` has returned for `stream` and forgets the records
+  // it covers, calling `released` for each that was still live.
+  absl::Status Refresh(int dst, InboxStream stream,
+                       absl::FunctionRef<void(const PushedRecord&)> released);
   // Pushes message `seq` of `kind`, whose `bytes`-byte payload `write`
-  // puts at the given address, as one sealed record. Needs credit and
-  // bytes <= max_payload_bytes(). False from `write`: nothing is pushed.
-  absl::StatusOr<bool> Push(int dst, InboxStream stream, MessageKind kind, uint64_t seq,
-                            uint64_t publish_ns, uint64_t bytes, uint64_t entry_id,
-                            absl::FunctionRef<bool(char*)> write);
+  // puts at the given address (called once), as one sealed record to each
+  // of `dsts`. Needs credit at each and bytes <= max_payload_bytes().
+  // False from `write`: nothing is pushed.
+  absl::StatusOr<bool> Push(absl::Span<const int> dsts, InboxStream stream, MessageKind kind,
+                            uint64_t seq, uint64_t publish_ns, uint64_t bytes,
+                            uint64_t entry_id, absl::FunctionRef<bool(char*)> write);
   // Forgets the records `dst` has consumed, calling `released` for each
   // that was still live.
   absl::Status Reclaim(absl::FunctionRef<void(const PushedRecord&)> released);
@@ -67,6 +76,7 @@ class InboxWriter {
     uint64_t credited = 0;
     std::deque<PushedRecord> pending;
   };
+  void Forget(Out& o, uint64_t credit, absl::FunctionRef<void(const PushedRecord&)> released);
   Out& out(int dst, InboxStream stream) { return outs_[dst * kInboxStreams + int(stream)]; }
   const Out& out(int dst, InboxStream stream) const {
     return outs_[dst * kInboxStreams + int(stream)];

@@ -32,9 +32,12 @@ class MpiRma final : public Rma {
   absl::Status CompleteGets() override;
   absl::Status Put(int target, uint64_t offset, const void* source,
                    uint64_t bytes) override;
+  absl::Status StartPut(int target, uint64_t offset, const void* source,
+                        uint64_t bytes) override;
   absl::Status StoreWord(int target, uint64_t offset, uint64_t value) override;
   absl::Status AddWord(int target, uint64_t offset, uint64_t value) override;
   absl::Status SendNow(int target) override;
+  absl::Status SendAllNow() override;
   absl::Status Complete(int target) override;
   absl::Status CompleteAll() override;
   absl::Status LoadWords(uint64_t offset, int count, uint64_t* values) override;

@@ -48,9 +48,15 @@ class Rma {
   // Writes `bytes` into `target`'s segment with one operation (see above).
   virtual absl::Status Put(int target, uint64_t offset, const void* source,
                            uint64_t bytes) = 0;
+  // A put whose `source` must stay untouched until SendNow(target) or
+  // SendAllNow(), so that puts to several targets go out together.
+  virtual absl::Status StartPut(int target, uint64_t offset, const void* source,
+                                uint64_t bytes) = 0;
   virtual absl::Status StoreWord(int target, uint64_t offset, uint64_t value) = 0;
   virtual absl::Status AddWord(int target, uint64_t offset, uint64_t value) = 0;
   virtual absl::Status SendNow(int target) = 0;
+  // SendNow for every target (MPI_Win_flush_local_all).
+  virtual absl::Status SendAllNow() = 0;
   // Completes at the target every operation issued to it (MPI_Win_flush).
   virtual absl::Status Complete(int target) = 0;
   virtual absl::Status CompleteAll() = 0;
