@@ -45,6 +45,13 @@ std::string DefaultName(const std::vector<int>& parent_ranks) {
   return absl::StrCat("ranks[", absl::StrJoin(parent_ranks, ","), "]");
 }
 
+// The default timeout counts from when the call first has to wait: a call
+// that finds its message there never reads the clock.
+dist::Deadline ResolveDeadline(const GroupOptions& options,
+                               StatelessProcessGroup::Deadline deadline) {
+  return deadline ? dist::Deadline::At(*deadline) : dist::Deadline::After(options.default_timeout);
+}
+
 absl::StatusOr<std::vector<int>> ParentRanksOf(MPI_Comm comm, MPI_Comm parent) {
   MPI_Group group, parent_group;
   FV_RETURN_IF_MPI_ERROR(MPI_Comm_group(comm, &group));
@@ -213,12 +220,6 @@ absl::Status StatelessProcessGroup::CheckPeer(const char* call, int peer) const 
       ": peer rank ", peer, " is out of range [0, ", world_size(), ")"));
 }
 
-dist::Deadline StatelessProcessGroup::ResolveDeadline(Deadline deadline) const {
-  // The default timeout counts from when the call first has to wait: a
-  // call that finds its message there never reads the clock.
-  return deadline ? dist::Deadline::At(*deadline)
-                  : dist::Deadline::After(impl_->options.default_timeout);
-}
 
 std::string& StatelessProcessGroup::send_buffer() { return impl_->send_buffer; }
 std::string& StatelessProcessGroup::receive_buffer() { return impl_->receive_buffer; }
@@ -226,7 +227,7 @@ std::string& StatelessProcessGroup::receive_buffer() { return impl_->receive_buf
 absl::Status StatelessProcessGroup::Publish(MessageKind kind, int dst,
                                             Deadline deadline) {
   return impl_->channel->Publish(kind, dst, impl_->send_buffer,
-                                 ResolveDeadline(deadline));
+                                 ResolveDeadline(impl_->options, deadline));
 }
 
 absl::Status StatelessProcessGroup::PublishEncoded(MessageKind kind, int dst, uint64_t size,
@@ -248,7 +249,7 @@ absl::Status StatelessProcessGroup::PublishEncoded(MessageKind kind, int dst, ui
       [encode](char* destination, uint64_t offset, uint64_t bytes) {
         return offset == 0 && encode(destination);  // one chunk: all of it
       },
-      ResolveDeadline(deadline));
+      ResolveDeadline(impl_->options, deadline));
 }
 
 absl::Status StatelessProcessGroup::TakePayload(MessageKind kind, int src,
@@ -264,7 +265,7 @@ absl::Status StatelessProcessGroup::TakePayload(MessageKind kind, int src,
     held.reset();
     return absl::OkStatus();
   }
-  return impl_->channel->Fetch(kind, src, ResolveDeadline(deadline),
+  return impl_->channel->Fetch(kind, src, ResolveDeadline(impl_->options, deadline),
                                &impl_->receive_buffer, in_place, read_in_place);
 }
 
@@ -274,7 +275,7 @@ absl::Status StatelessProcessGroup::AwaitAllGather(Deadline deadline) {
     if (src != rank() && !impl_->held_bcast[src]) silent.push_back(src);
   }
   return impl_->channel->AwaitPublished(MessageKind::kAllGather, silent,
-                                        ResolveDeadline(deadline));
+                                        ResolveDeadline(impl_->options, deadline));
 }
 
 void StatelessProcessGroup::HoldPayload(MessageKind kind, int src) {
@@ -298,7 +299,7 @@ std::string StatelessProcessGroup::Describe(MessageKind kind, int src) const {
 
 absl::Status StatelessProcessGroup::barrier(Deadline deadline) {
   if (absl::Status status = CheckUsable("barrier"); !status.ok()) return status;
-  return impl_->channel->Barrier(ResolveDeadline(deadline));
+  return impl_->channel->Barrier(ResolveDeadline(impl_->options, deadline));
 }
 
 absl::Status StatelessProcessGroup::expire_data() {

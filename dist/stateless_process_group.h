@@ -50,7 +50,6 @@
 #include "absl/time/time.h"
 #include "dist/channel_stats.h"
 #include "dist/codec.h"
-#include "dist/deadline.h"
 #include "dist/message_key.h"
 
 namespace at {
@@ -222,7 +221,6 @@ class StatelessProcessGroup {
   absl::Status CheckPeer(const char* call, int peer) const;
   // recv/broadcast into a tensor: it must be defined.
   absl::Status CheckDestination(const at::Tensor& tensor, const char* call, int src) const;
-  dist::Deadline ResolveDeadline(Deadline deadline) const;
   // Reused buffers: encoded objects on their way out, payloads on their way
   // in (large objects would otherwise fault fresh pages on every call).
   std::string& send_buffer();

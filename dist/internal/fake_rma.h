@@ -71,6 +71,7 @@ class FakeRma final : public Rma {
   FakeRma(FakeWindow& window, int rank) : window_(window), rank_(rank) {}
 
   int rank() const override { return rank_; }
+  bool unified() const override { return true; }
   unsigned char* local(uint64_t offset) override { return window_.segment(rank_) + offset; }
   absl::Status Get(int target, uint64_t offset, void* destination, uint64_t bytes) override;
   absl::Status StartGet(int target, uint64_t offset, void* destination,

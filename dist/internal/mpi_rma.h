@@ -23,7 +23,7 @@ class MpiRma final : public Rma {
 
   int rank() const override { return rank_; }
   unsigned char* local(uint64_t offset) override { return base_ + offset; }
-  bool unified() const { return unified_; }
+  bool unified() const override { return unified_; }
 
   absl::Status Get(int target, uint64_t offset, void* destination,
                    uint64_t bytes) override;

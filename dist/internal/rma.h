@@ -33,6 +33,9 @@ class Rma {
   virtual ~Rma() = default;
 
   virtual int rank() const = 0;
+  // MPI_WIN_UNIFIED: local loads see peers' updates, and peers' reads see
+  // local stores, without MPI_Win_sync.
+  virtual bool unified() const = 0;
   // This member's own segment, at `offset`.
   virtual unsigned char* local(uint64_t offset) = 0;
 
