@@ -8,8 +8,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "dist/mpi_error.h"
-#include "dist/window_channel.h"
+#include "dist/internal/mpi_error.h"
+#include "dist/internal/window_channel.h"
 
 namespace fastvideo {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "dist/plain_unpickler.h"
+#include "dist/internal/plain_unpickler.h"
 
 namespace fastvideo::dist {
 namespace {

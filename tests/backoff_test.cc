@@ -1,6 +1,6 @@
 // Backoff: how a waiting loop spins, yields and sleeps, and when it reads
 // the clock.
-#include "dist/backoff.h"
+#include "dist/internal/backoff.h"
 
 #include <gtest/gtest.h>
 

@@ -8,10 +8,10 @@
 #include <random>
 #include <string>
 
-#include "dist/block_allocator.h"
-#include "dist/hash.h"
+#include "dist/internal/block_allocator.h"
+#include "dist/internal/hash.h"
 #include "dist/message_key.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 namespace fastvideo::dist {
 namespace {

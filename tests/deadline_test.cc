@@ -1,5 +1,5 @@
 // Deadline: a fixed time, or a timeout that starts at the first check.
-#include "dist/deadline.h"
+#include "dist/internal/deadline.h"
 
 #include <gtest/gtest.h>
 

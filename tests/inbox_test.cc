@@ -11,7 +11,7 @@
 #include "dist/internal/fake_rma.h"
 #include "dist/internal/inbox.h"
 #include "dist/internal/inbox_record.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 namespace fastvideo::dist {
 namespace {
@@ -89,7 +89,7 @@ TEST_F(InboxTest, ATornRecordIsReadAgainUntilWhole) {
     window_.TearOldest(bytes);
     EXPECT_EQ(Next(), "") << "accepted after " << bytes << " bytes";
   }
-  window_.DeliverAll();
+  window_.LandHeld();
   EXPECT_EQ(Next(), std::string(70, 'z'));
 }
 

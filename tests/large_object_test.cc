@@ -6,7 +6,7 @@
 #include <numeric>
 #include <vector>
 
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 #include "dist/stateless_process_group.h"
 #include "tests/mpi_test_util.h"
 

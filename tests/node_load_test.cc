@@ -1,7 +1,7 @@
 // NodeIsOversubscribed under mpirun: a job with no more ranks than the
 // node's cores is not oversubscribed, even though mpirun then binds each
 // rank to a single core of its own; one with more ranks is.
-#include "dist/node_load.h"
+#include "dist/internal/node_load.h"
 
 #include <gtest/gtest.h>
 #include <mpi.h>

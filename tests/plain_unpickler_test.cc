@@ -1,6 +1,6 @@
 // The plain-data unpickler: what libtorch's pickler writes comes back the
 // same; anything else is refused without touching libtorch's unpickler.
-#include "dist/plain_unpickler.h"
+#include "dist/internal/plain_unpickler.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "dist/ivalue_type_tag.h"
+#include "dist/internal/ivalue_type_tag.h"
 
 namespace fastvideo::dist {
 namespace {

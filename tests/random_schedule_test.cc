@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 #include "dist/stateless_process_group.h"
 #include "tests/mpi_test_util.h"
 

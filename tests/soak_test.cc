@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 #include "dist/stateless_process_group.h"
 #include "tests/mpi_test_util.h"
 

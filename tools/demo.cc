@@ -28,7 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 #include "dist/mpi_runtime.h"
 #include "dist/stateless_process_group.h"
 #include "dist/torch_codec.h"

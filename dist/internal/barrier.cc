@@ -1,7 +1,7 @@
 #include "dist/internal/barrier.h"
 
 #include "absl/strings/str_cat.h"
-#include "dist/backoff.h"
+#include "dist/internal/backoff.h"
 
 namespace fastvideo::dist {
 

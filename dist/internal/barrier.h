@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "dist/deadline.h"
+#include "dist/internal/deadline.h"
 #include "dist/internal/channel_context.h"
 
 namespace fastvideo::dist {

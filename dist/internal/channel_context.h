@@ -13,10 +13,10 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "dist/backoff.h"
+#include "dist/internal/backoff.h"
 #include "dist/channel_stats.h"
 #include "dist/internal/rma.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 namespace fastvideo::dist {
 

@@ -52,7 +52,7 @@ template <typename Predicate>
 void FakeWindow::DeliverIf(Predicate predicate) {
   std::deque<Pending> kept;
   for (Pending& p : in_flight_) {
-    if (predicate(p)) {
+    if (!p.held && predicate(p)) {
       Land(p);
     } else {
       kept.push_back(std::move(p));
@@ -71,12 +71,36 @@ void FakeWindow::DeliverAll() {
   DeliverIf([](const Pending&) { return true; });
 }
 void FakeWindow::DeliverAllNewestFirst() {
-  for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) Land(*it);
-  in_flight_.clear();
+  std::deque<Pending> kept;
+  for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
+    if (it->held) {
+      kept.push_front(std::move(*it));
+    } else {
+      Land(*it);
+    }
+  }
+  in_flight_ = std::move(kept);
+}
+
+void FakeWindow::HoldOldest() {
+  if (!in_flight_.empty()) in_flight_.front().held = true;
+}
+
+void FakeWindow::LandHeld() {
+  for (Pending& p : in_flight_) p.held = false;
+  DeliverIf([](const Pending& p) { return true; });
+}
+
+void FakeWindow::DeliverNewest(size_t count) {
+  while (count-- > 0 && !in_flight_.empty() && !in_flight_.back().held) {
+    Land(in_flight_.back());
+    in_flight_.pop_back();
+  }
 }
 
 void FakeWindow::TearOldest(uint64_t bytes) {
   if (in_flight_.empty() || in_flight_.front().op != Op::kPut) return;
+  in_flight_.front().held = true;  // the rest lands with LandHeld()
   const Pending& p = in_flight_.front();
   std::memcpy(segments_[p.target].data() + p.offset, p.bytes.data(),
               std::min<uint64_t>(bytes, p.bytes.size()));

@@ -36,6 +36,12 @@ class FakeWindow {
   void DeliverAll();
   // Lands the newest operation first: puts are unordered.
   void DeliverAllNewestFirst();
+  // Lands only the newest `count` operations in flight.
+  void DeliverNewest(size_t count);
+  // Keeps the oldest operation in flight from landing, whoever polls or
+  // completes, until LandHeld(): a put overtaken by later ones.
+  void HoldOldest();
+  void LandHeld();
   // Writes only the first `bytes` of the oldest operation in flight, which
   // stays in flight (the rest lands later): what a reader sees of a torn put.
   void TearOldest(uint64_t bytes);
@@ -53,6 +59,7 @@ class FakeWindow {
     Op op;
     std::vector<unsigned char> bytes;  // kPut
     uint64_t value;                    // kStore, kAdd
+    bool held = false;
   };
   absl::Status Issue(Pending pending);
   absl::Status CheckRange(int target, uint64_t offset, uint64_t bytes) const;

@@ -20,7 +20,7 @@
 #include "absl/types/span.h"
 #include "dist/internal/inbox_record.h"
 #include "dist/internal/rma.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 namespace fastvideo::dist {
 

@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 
 namespace fastvideo::dist {
 namespace {

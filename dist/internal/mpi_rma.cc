@@ -1,6 +1,6 @@
 #include "dist/internal/mpi_rma.h"
 
-#include "dist/mpi_error.h"
+#include "dist/internal/mpi_error.h"
 
 namespace fastvideo::dist {
 

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 
 namespace fastvideo::dist {
 namespace {

@@ -21,13 +21,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "dist/block_allocator.h"
-#include "dist/deadline.h"
+#include "dist/internal/block_allocator.h"
+#include "dist/internal/deadline.h"
 #include "dist/internal/channel_context.h"
 #include "dist/internal/inbox.h"
 #include "dist/internal/ledger.h"
 #include "dist/message_key.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 namespace fastvideo::dist {
 

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 
 namespace fastvideo::dist {
 namespace {
@@ -69,6 +69,7 @@ absl::Status Receiver::Fetch(MessageKind kind, int src, Deadline deadline,
                                   bool* read_in_place) {
   if (read_in_place != nullptr) *read_in_place = false;
   Backoff backoff(ctx_.oversubscribed);
+  bool last_look = false;
   while (true) {
     absl::StatusOr<std::optional<Located>> located = TryLocate(kind, src);
     if (!located.ok()) return located.status();
@@ -83,10 +84,11 @@ absl::Status Receiver::Fetch(MessageKind kind, int src, Deadline deadline,
       if (!withdrawn) return status;
       continue;  // the next message may come either way
     }
-    if (backoff.ShouldCheckClock() && deadline.Passed()) {
-      return NothingPublishedError(incoming_key(kind, src), src, /*also_silent=*/"");
-    }
+    if (last_look) return NothingPublishedError(incoming_key(kind, src), src, "");
     if (absl::Status status = Idle(backoff); !status.ok()) return status;
+    // Past the deadline, one more look after the poll: what had arrived
+    // by then is taken, not reported missing.
+    last_look = backoff.ShouldCheckClock() && deadline.Passed();
   }
 }
 
@@ -176,6 +178,12 @@ absl::Status Receiver::FetchPulled(MessageKind kind, int src, Deadline& deadline
   while (pull.next_offset == 0 || pull.next_offset < pull.message.size()) {
     if (!stream.awaited) {
       if (absl::Status status = WaitForDescriptor(kind, src, deadline); !status.ok()) {
+        // What was read is kept for the next call, which goes on from there.
+        if (pull.next_offset > 0 && !pull.expired && !pull.corrupt) {
+          stream.read_ahead.emplace();
+          stream.read_ahead->bytes = std::move(pull.message);
+          stream.read_ahead->next_offset = pull.next_offset;
+        }
         return status;
       }
     }
@@ -422,14 +430,16 @@ absl::StatusOr<bool> Receiver::TryDescriptor(MessageKind kind, int src) {
 
 absl::Status Receiver::WaitForDescriptor(MessageKind kind, int src, Deadline& deadline) {
   Backoff backoff(ctx_.oversubscribed);
+  bool last_look = false;
   while (true) {
     absl::StatusOr<bool> arrived = TryDescriptor(kind, src);
     if (!arrived.ok()) return arrived.status();
     if (*arrived) return absl::OkStatus();
-    if (backoff.ShouldCheckClock() && deadline.Passed()) {
-      return NothingPublishedError(incoming_key(kind, src), src, /*also_silent=*/"");
-    }
+    if (last_look) return NothingPublishedError(incoming_key(kind, src), src, "");
     if (absl::Status status = Idle(backoff); !status.ok()) return status;
+    // Past the deadline, one more look after the poll: what had arrived
+    // by then is taken, not reported missing.
+    last_look = backoff.ShouldCheckClock() && deadline.Passed();
   }
 }
 
@@ -437,6 +447,7 @@ absl::Status Receiver::AwaitPublished(MessageKind kind, absl::Span<const int> sr
                                            Deadline deadline) {
   std::vector<int> silent(srcs.begin(), srcs.end());
   Backoff backoff(ctx_.oversubscribed);
+  bool last_look = false;
   while (true) {
     // Every source is looked at in this member's own memory; only a
     // source that announced a pulled message costs a read.
@@ -453,7 +464,7 @@ absl::Status Receiver::AwaitPublished(MessageKind kind, absl::Span<const int> sr
     }
     silent.erase(still_silent, silent.end());
     if (silent.empty() || another_kind) return absl::OkStatus();
-    if (backoff.ShouldCheckClock() && deadline.Passed()) {
+    if (last_look) {
       std::string others;
       if (silent.size() > 1) {
         others = absl::StrJoin(silent.begin() + 1, silent.end(), ", ",
@@ -464,6 +475,7 @@ absl::Status Receiver::AwaitPublished(MessageKind kind, absl::Span<const int> sr
       return NothingPublishedError(incoming_key(kind, silent[0]), silent[0], others);
     }
     if (absl::Status status = Idle(backoff); !status.ok()) return status;
+    last_look = backoff.ShouldCheckClock() && deadline.Passed();  // (see Fetch)
   }
 }
 
@@ -536,9 +548,12 @@ absl::Status Receiver::ReturnAllCredits(Completion completion) {
 }
 
 absl::Status Receiver::CompleteAcks(Completion completion) {
-  if (deferred_acks_ == 0) return absl::OkStatus();
+  // Acks sent on their way earlier must land too before a barrier.
+  const bool landing = completion == Completion::kAtTarget && acks_on_their_way_;
+  if (deferred_acks_ == 0 && !landing) return absl::OkStatus();
   deferred_acks_ = 0;
   deferred_ack_bytes_ = 0;
+  acks_on_their_way_ = completion == Completion::kOnItsWay;
   return completion == Completion::kAtTarget ? ctx_.rma.CompleteAll() : ctx_.rma.SendAllNow();
 }
 

@@ -16,13 +16,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "dist/backoff.h"
+#include "dist/internal/backoff.h"
 #include "dist/byte_source.h"
-#include "dist/deadline.h"
+#include "dist/internal/deadline.h"
 #include "dist/internal/channel_context.h"
 #include "dist/internal/inbox.h"
 #include "dist/message_key.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 namespace fastvideo::dist {
 
@@ -67,7 +67,8 @@ class Receiver {
     // The descriptor at next_slot, once read (it may belong to a later
     // message than next_message, which then comes pushed).
     std::optional<Descriptor> awaited;
-    // The first chunks of a pulled message read ahead (see ReadAhead).
+    // The first chunks of a pulled message read ahead (see ReadAhead), or
+    // read by a Fetch that ran out of time before the rest came.
     struct ReadAheadMessage {
       std::string bytes;
       uint64_t next_offset = 0;
@@ -152,6 +153,7 @@ class Receiver {
   std::vector<InStream> bcast_in_;  // by source
   int deferred_acks_ = 0;           // issued, not yet completed (see Acknowledge)
   uint64_t deferred_ack_bytes_ = 0;  // data space they would free
+  bool acks_on_their_way_ = false;   // locally complete, maybe not landed
   // Deferred acks hold ring slots and data space at their publishers: a
   // few, at most an eighth of a ring, and an eighth of a data area.
   const int max_deferred_acks_;

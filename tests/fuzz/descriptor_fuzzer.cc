@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using fastvideo::dist::Descriptor;

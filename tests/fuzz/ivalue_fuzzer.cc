@@ -9,7 +9,7 @@
 
 #include <ATen/ATen.h>
 
-#include "dist/plain_unpickler.h"
+#include "dist/internal/plain_unpickler.h"
 #include "dist/torch_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

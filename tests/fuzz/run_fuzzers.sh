@@ -24,10 +24,10 @@ torch=(-ltorch -ltorch_cpu -lc10)
 
 declare -A sources=(
   [codec]="dist/codec.cc"
-  [torch_codec]="dist/codec.cc dist/torch_codec.cc dist/plain_unpickler.cc dist/ivalue_type_tag.cc"
-  [ivalue]="dist/codec.cc dist/torch_codec.cc dist/plain_unpickler.cc dist/ivalue_type_tag.cc"
-  [descriptor]="dist/segment_layout.cc dist/hash.cc"
-  [inbox]="dist/internal/inbox_record.cc dist/hash.cc"
+  [torch_codec]="dist/codec.cc dist/torch_codec.cc dist/internal/plain_unpickler.cc dist/internal/ivalue_type_tag.cc"
+  [ivalue]="dist/codec.cc dist/torch_codec.cc dist/internal/plain_unpickler.cc dist/internal/ivalue_type_tag.cc"
+  [descriptor]="dist/internal/segment_layout.cc dist/internal/hash.cc dist/message_key.cc"
+  [inbox]="dist/internal/inbox_record.cc dist/internal/hash.cc"
 )
 declare -A libraries=(
   [codec]="${absl[*]}"

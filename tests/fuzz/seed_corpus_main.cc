@@ -14,7 +14,7 @@
 
 #include "dist/codec.h"
 #include "dist/internal/inbox_record.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 #include "dist/torch_codec.h"
 
 namespace {

@@ -5,8 +5,8 @@
 // does when it sees the node oversubscribed), so only a few rounds go
 // without a yield of our own: a second yield per poll would double the
 // context switches between a message's arrival and its reader noticing.
-#ifndef FASTVIDEO_DIST_BACKOFF_H_
-#define FASTVIDEO_DIST_BACKOFF_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_BACKOFF_H_
+#define FASTVIDEO_DIST_INTERNAL_BACKOFF_H_
 
 #include <sched.h>
 
@@ -58,4 +58,4 @@ class Backoff {
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_BACKOFF_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_BACKOFF_H_

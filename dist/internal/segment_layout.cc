@@ -1,4 +1,4 @@
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -6,7 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 
 namespace fastvideo::dist {
 namespace {

@@ -16,8 +16,8 @@
 //    shared references (kMaxPickleValues), so walking the result is cheap;
 //  - reports anything malformed as DataLoss, with the byte offset.
 // Never throws; executes nothing.
-#ifndef FASTVIDEO_DIST_PLAIN_UNPICKLER_H_
-#define FASTVIDEO_DIST_PLAIN_UNPICKLER_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_PLAIN_UNPICKLER_H_
+#define FASTVIDEO_DIST_INTERNAL_PLAIN_UNPICKLER_H_
 
 #include <ATen/core/Tensor.h>
 #include <ATen/core/ivalue.h>
@@ -38,4 +38,4 @@ absl::StatusOr<c10::IValue> UnpicklePlainData(absl::string_view pickle,
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_PLAIN_UNPICKLER_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_PLAIN_UNPICKLER_H_

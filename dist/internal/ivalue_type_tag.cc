@@ -1,4 +1,4 @@
-#include "dist/ivalue_type_tag.h"
+#include "dist/internal/ivalue_type_tag.h"
 
 #include <utility>
 #include <vector>

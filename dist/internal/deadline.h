@@ -1,8 +1,8 @@
 // When a blocking call gives up: at a fixed time, or once a timeout has run
 // from the moment the call first had to wait. The second form spares calls
 // that never wait (most sends and receives of a busy job) a clock read.
-#ifndef FASTVIDEO_DIST_DEADLINE_H_
-#define FASTVIDEO_DIST_DEADLINE_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_DEADLINE_H_
+#define FASTVIDEO_DIST_INTERNAL_DEADLINE_H_
 
 #include <optional>
 
@@ -34,4 +34,4 @@ class Deadline {
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_DEADLINE_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_DEADLINE_H_

@@ -1,4 +1,4 @@
-#include "dist/plain_unpickler.h"
+#include "dist/internal/plain_unpickler.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,7 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "dist/ivalue_type_tag.h"
+#include "dist/internal/ivalue_type_tag.h"
 
 namespace fastvideo::dist {
 namespace {

@@ -1,4 +1,4 @@
-#include "dist/window_channel.h"
+#include "dist/internal/window_channel.h"
 
 #include <algorithm>
 #include <cstring>
@@ -7,8 +7,8 @@
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
-#include "dist/mpi_error.h"
-#include "dist/node_load.h"
+#include "dist/internal/mpi_error.h"
+#include "dist/internal/node_load.h"
 
 namespace fastvideo::dist {
 namespace {

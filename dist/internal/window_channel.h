@@ -29,8 +29,8 @@
 // only while the other side is inside an MPI call; a member that computes
 // for long without calling into MPI stalls its peers (call Progress() now
 // and then).
-#ifndef FASTVIDEO_DIST_WINDOW_CHANNEL_H_
-#define FASTVIDEO_DIST_WINDOW_CHANNEL_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_WINDOW_CHANNEL_H_
+#define FASTVIDEO_DIST_INTERNAL_WINDOW_CHANNEL_H_
 
 #include <mpi.h>
 
@@ -47,14 +47,14 @@
 #include "absl/types/span.h"
 #include "dist/byte_source.h"
 #include "dist/channel_stats.h"
-#include "dist/deadline.h"
+#include "dist/internal/deadline.h"
 #include "dist/internal/barrier.h"
 #include "dist/internal/channel_context.h"
 #include "dist/internal/mpi_rma.h"
 #include "dist/internal/publisher.h"
 #include "dist/internal/receiver.h"
 #include "dist/message_key.h"
-#include "dist/segment_layout.h"
+#include "dist/internal/segment_layout.h"
 
 namespace fastvideo::dist {
 
@@ -178,4 +178,4 @@ class WindowChannel {
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_WINDOW_CHANNEL_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_WINDOW_CHANNEL_H_

@@ -1,4 +1,4 @@
-#include "dist/mpi_error.h"
+#include "dist/internal/mpi_error.h"
 
 #include <mpi.h>
 

@@ -1,4 +1,4 @@
-#include "dist/hash.h"
+#include "dist/internal/hash.h"
 
 #include <cstring>
 

@@ -3,8 +3,8 @@
 // Blocks are freed in any order (readers acknowledge at their own pace), so
 // free ranges are kept sorted by offset and merged with their neighbours.
 // Not thread-safe; owned by one channel.
-#ifndef FASTVIDEO_DIST_BLOCK_ALLOCATOR_H_
-#define FASTVIDEO_DIST_BLOCK_ALLOCATOR_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_BLOCK_ALLOCATOR_H_
+#define FASTVIDEO_DIST_INTERNAL_BLOCK_ALLOCATOR_H_
 
 #include <cstdint>
 #include <map>
@@ -38,4 +38,4 @@ class BlockAllocator {
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_BLOCK_ALLOCATOR_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_BLOCK_ALLOCATOR_H_

@@ -2,8 +2,8 @@
 // cores they may run on, which decides how waiting ranks poll (see
 // backoff.h): spinning pays on a node with a core per rank, and only delays
 // the rank being waited for on an oversubscribed one.
-#ifndef FASTVIDEO_DIST_NODE_LOAD_H_
-#define FASTVIDEO_DIST_NODE_LOAD_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_NODE_LOAD_H_
+#define FASTVIDEO_DIST_INTERNAL_NODE_LOAD_H_
 
 #include <mpi.h>
 
@@ -19,4 +19,4 @@ absl::StatusOr<bool> NodeIsOversubscribed(MPI_Comm comm);
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_NODE_LOAD_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_NODE_LOAD_H_

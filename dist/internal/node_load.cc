@@ -1,11 +1,11 @@
-#include "dist/node_load.h"
+#include "dist/internal/node_load.h"
 
 #include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "dist/mpi_error.h"
+#include "dist/internal/mpi_error.h"
 
 namespace fastvideo::dist {
 

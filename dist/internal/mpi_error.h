@@ -1,7 +1,7 @@
 // MPI return codes as absl::Status. The group's communicator and window use
 // MPI_ERRORS_RETURN, so MPI failures reach the caller instead of aborting.
-#ifndef FASTVIDEO_DIST_MPI_ERROR_H_
-#define FASTVIDEO_DIST_MPI_ERROR_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_MPI_ERROR_H_
+#define FASTVIDEO_DIST_INTERNAL_MPI_ERROR_H_
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -24,4 +24,4 @@ absl::Status MpiStatus(int code, absl::string_view call);
     if (fv_mpi_code_ != 0) return ::fastvideo::dist::MpiStatus(fv_mpi_code_, #call); \
   } while (false)
 
-#endif  // FASTVIDEO_DIST_MPI_ERROR_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_MPI_ERROR_H_

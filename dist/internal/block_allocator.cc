@@ -1,4 +1,4 @@
-#include "dist/block_allocator.h"
+#include "dist/internal/block_allocator.h"
 
 #include <algorithm>
 #include <iterator>

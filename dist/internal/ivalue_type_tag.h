@@ -6,8 +6,8 @@
 // Any, and Optional/List/Dict/Tuple of those. A name that is not plain data
 // (a class, a Future, ...) is InvalidArgument; a malformed tag, or one
 // nested deeper than kMaxTypeTagNesting, is DataLoss. Never throws.
-#ifndef FASTVIDEO_DIST_IVALUE_TYPE_TAG_H_
-#define FASTVIDEO_DIST_IVALUE_TYPE_TAG_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_IVALUE_TYPE_TAG_H_
+#define FASTVIDEO_DIST_INTERNAL_IVALUE_TYPE_TAG_H_
 
 #include <ATen/core/jit_type.h>
 
@@ -22,4 +22,4 @@ absl::StatusOr<c10::TypePtr> ParseTypeTag(absl::string_view tag);
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_IVALUE_TYPE_TAG_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_IVALUE_TYPE_TAG_H_

@@ -2,8 +2,8 @@
 // Stable means: the same bytes give the same value in every process (unlike
 // absl::Hash, which is seeded per process), so a reader can check what a
 // publisher computed.
-#ifndef FASTVIDEO_DIST_HASH_H_
-#define FASTVIDEO_DIST_HASH_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_HASH_H_
+#define FASTVIDEO_DIST_INTERNAL_HASH_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -18,4 +18,4 @@ uint64_t Hash64(const void* data, size_t size, uint64_t seed = 0);
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_HASH_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_HASH_H_

@@ -67,8 +67,8 @@
 //
 // Barrier: in round i each member adds 1 to barrier[i] of member
 // (rank + 2^i) mod n and waits, polling its own word, for its epoch.
-#ifndef FASTVIDEO_DIST_SEGMENT_LAYOUT_H_
-#define FASTVIDEO_DIST_SEGMENT_LAYOUT_H_
+#ifndef FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
+#define FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -218,4 +218,4 @@ absl::Status CheckChunk(const Descriptor& descriptor, const SegmentLayout& layou
 
 }  // namespace fastvideo::dist
 
-#endif  // FASTVIDEO_DIST_SEGMENT_LAYOUT_H_
+#endif  // FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
