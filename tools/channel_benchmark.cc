@@ -136,109 +136,108 @@ Row P2pLatency(StatelessProcessGroup& group, int rank, int iterations, size_t by
           mpi / 2 * 1e6, bytes};
 }
 
-// The floor of any pull design, in raw MPI: each side stores a 64-byte
-// message and a sequence number in its own window, and the peer polls for
-// it with MPI_Get + MPI_Win_flush_local (no descriptor, no acknowledgement, no
-// encoding). Compared with the channel's 64-byte ping-pong.
-Row PullFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
-  struct Slot {
-    uint64_t seq;
-    char payload[64];
-  };
-  Slot* mine = nullptr;
-  MPI_Win window;
-  MPI_Win_allocate(sizeof(Slot), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &window);
-  std::memset(mine, 0, sizeof(Slot));
-  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
-  MPI_Win_sync(window);
-  MPI_Barrier(MPI_COMM_WORLD);
+// Each rank's slot in a floor measurement: a 64-byte message and its
+// sequence number, twice (a put may land torn).
+struct FloorSlot {
+  uint64_t seq;
+  char payload[64];
+  uint64_t check;
+};
+
+// A one-slot window per rank for the floors, under a passive-target epoch.
+class FloorWindow {
+ public:
+  FloorWindow() {
+    MPI_Win_allocate(sizeof(FloorSlot), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &mine_, &window_);
+    std::memset(mine_, 0, sizeof(FloorSlot));
+    MPI_Win_lock_all(MPI_MODE_NOCHECK, window_);
+    MPI_Win_sync(window_);
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
+  ~FloorWindow() {
+    MPI_Win_unlock_all(window_);
+    MPI_Win_free(&window_);
+  }
+  FloorSlot* mine() const { return mine_; }
+  MPI_Win window() const { return window_; }
+
+ private:
+  FloorSlot* mine_ = nullptr;
+  MPI_Win window_;
+};
+
+// The channel's 64-byte ping-pong against a raw one in which ranks 0 and 1
+// `send` message number `seq` to `peer` and `await` it from `peer`.
+using FloorStep = std::function<void(int peer, uint64_t seq)>;
+Row FloorRow(std::string name, StatelessProcessGroup& group, int rank, int iterations,
+             const FloorStep& send, const FloorStep& await) {
   const std::string object(64, 'x');
   std::string buffer(64, '\0');
   uint64_t seq = 0;
-  auto publish = [&] {
-    std::memcpy(mine->payload, object.data(), object.size());
-    __atomic_store_n(&mine->seq, seq, __ATOMIC_RELEASE);
-    MPI_Win_sync(window);
-  };
-  auto await = [&](int peer) {
-    Slot got{};
-    do {
-      MPI_Get(&got, sizeof(Slot), MPI_BYTE, peer, 0, sizeof(Slot), MPI_BYTE, window);
-      MPI_Win_flush_local(peer, window);
-    } while (got.seq < seq);
-    std::memcpy(buffer.data(), got.payload, buffer.size());
-  };
-  auto [channel, pull] = Compare(
-      iterations,
-      [&] { ChannelPingPong(group, rank, object, buffer); },
+  auto [channel, floor] = Compare(
+      iterations, [&] { ChannelPingPong(group, rank, object, buffer); },
       [&] {
         ++seq;
         if (rank == 0) {
-          publish();
-          await(1);
+          send(1, seq);
+          await(1, seq);
         } else if (rank == 1) {
-          await(0);
-          publish();
+          await(0, seq);
+          send(0, seq);
         }
       });
-  MPI_Win_unlock_all(window);
-  MPI_Win_free(&window);
-  return {"p2p 64 B vs MPI_Get polling", "us", channel / 2 * 1e6, pull / 2 * 1e6, 64};
+  return {std::move(name), "us", channel / 2 * 1e6, floor / 2 * 1e6, 64};
+}
+
+// The floor of any pull design, in raw MPI: each side stores a 64-byte
+// message and a sequence number in its own window, and the peer polls for
+// it with MPI_Get + MPI_Win_flush_local (no descriptor, no acknowledgement, no
+// encoding).
+Row PullFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
+  FloorWindow floor;
+  FloorSlot* mine = floor.mine();
+  const MPI_Win window = floor.window();
+  return FloorRow(
+      "p2p 64 B vs MPI_Get polling", group, rank, iterations,
+      [&](int, uint64_t seq) {
+        std::memset(mine->payload, 'x', sizeof(mine->payload));
+        __atomic_store_n(&mine->seq, seq, __ATOMIC_RELEASE);
+        MPI_Win_sync(window);
+      },
+      [&](int peer, uint64_t seq) {
+        FloorSlot got{};
+        do {
+          MPI_Get(&got, sizeof(got), MPI_BYTE, peer, 0, sizeof(got), MPI_BYTE, window);
+          MPI_Win_flush_local(peer, window);
+        } while (got.seq < seq);
+      });
 }
 
 // The floor of a push design, in raw MPI: each side puts a 64-byte message,
 // its sequence number and a check word into the peer's window with one
 // MPI_Put + MPI_Win_flush_local, and the peer polls its own memory
-// (MPI_Win_sync lets osc/pt2pt land the put). Compared with the channel's
-// 64-byte ping-pong, whose small messages take this path.
+// (MPI_Win_sync lets osc/pt2pt land the put). The channel's small messages
+// take this path.
 Row PushFloorLatency(StatelessProcessGroup& group, int rank, int iterations) {
-  struct Slot {
-    uint64_t seq;
-    char payload[64];
-    uint64_t check;  // seq again: the put may land torn
-  };
-  Slot* mine = nullptr;
-  MPI_Win window;
-  MPI_Win_allocate(sizeof(Slot), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &window);
-  std::memset(mine, 0, sizeof(Slot));
-  MPI_Win_lock_all(MPI_MODE_NOCHECK, window);
-  MPI_Win_sync(window);
-  MPI_Barrier(MPI_COMM_WORLD);
-  const std::string object(64, 'x');
-  std::string buffer(64, '\0');
-  uint64_t seq = 0;
-  auto push = [&](int peer) {
-    Slot slot;
-    slot.seq = seq;
-    std::memcpy(slot.payload, object.data(), object.size());
-    slot.check = seq;
-    MPI_Put(&slot, sizeof(Slot), MPI_BYTE, peer, 0, sizeof(Slot), MPI_BYTE, window);
-    MPI_Win_flush_local(peer, window);
-  };
-  auto await = [&] {
-    while (__atomic_load_n(&mine->seq, __ATOMIC_ACQUIRE) < seq ||
-           __atomic_load_n(&mine->check, __ATOMIC_ACQUIRE) < seq) {
-      MPI_Win_sync(window);
-    }
-    std::memcpy(buffer.data(), mine->payload, buffer.size());
-  };
-  auto [channel, push_floor] = Compare(
-      iterations,
-      [&] { ChannelPingPong(group, rank, object, buffer); },
-      [&] {
-        ++seq;
-        if (rank == 0) {
-          push(1);
-          await();
-        } else if (rank == 1) {
-          await();
-          push(0);
+  FloorWindow floor;
+  FloorSlot* mine = floor.mine();
+  const MPI_Win window = floor.window();
+  return FloorRow(
+      "p2p 64 B vs MPI_Put into the reader", group, rank, iterations,
+      [&](int peer, uint64_t seq) {
+        FloorSlot slot;
+        slot.seq = seq;
+        std::memset(slot.payload, 'x', sizeof(slot.payload));
+        slot.check = seq;
+        MPI_Put(&slot, sizeof(slot), MPI_BYTE, peer, 0, sizeof(slot), MPI_BYTE, window);
+        MPI_Win_flush_local(peer, window);
+      },
+      [&](int, uint64_t seq) {
+        while (__atomic_load_n(&mine->seq, __ATOMIC_ACQUIRE) < seq ||
+               __atomic_load_n(&mine->check, __ATOMIC_ACQUIRE) < seq) {
+          MPI_Win_sync(window);
         }
       });
-  MPI_Win_unlock_all(window);
-  MPI_Win_free(&window);
-  return {"p2p 64 B vs MPI_Put into the reader", "us", channel / 2 * 1e6, push_floor / 2 * 1e6,
-          64};
 }
 
 // `messages` objects of `bytes` from rank 0 to rank 1, then one small ack.
