@@ -163,6 +163,26 @@ TEST_F(ChannelProtocolTest, ExpiredMessagesAreNotFoundWithTheirTimesWhicheverPat
   EXPECT_EQ(*Receive(), Small(2));
 }
 
+TEST_F(ChannelProtocolTest, AMessageExpiringWhileItIsReadIsNotFound) {
+  const std::string large = Large(0) + std::string(2000, 'e');  // one pulled chunk
+  ASSERT_TRUE(Send(large).ok());
+  window_.DeliverAll();
+  // Old enough that its reader checks it again after reading it ...
+  now_ += absl::Minutes(40);
+  // ... and the publisher expires (and may reuse) it while the bytes travel.
+  window_.AfterNextGet(large.size(), [this] {
+    now_ += absl::Minutes(30);
+    ASSERT_TRUE(writer_->publisher.ExpireData(now_).ok());
+  });
+  absl::StatusOr<std::string> got = Receive();
+  EXPECT_TRUE(absl::IsNotFound(got.status())) << got.status();
+  EXPECT_THAT(std::string(got.status().message()), HasSubstr("expired before it was read"));
+  EXPECT_THAT(std::string(got.status().message()), HasSubstr("2027-01-15 09:10:00.000 UTC"));
+  // The stream stays in step.
+  ASSERT_TRUE(Send(Small(1)).ok());
+  EXPECT_EQ(*Receive(), Small(1));
+}
+
 TEST_F(ChannelProtocolTest, AMessageCutShortIsWithdrawnAndTheNextOneArrives) {
   // 40 KiB in 4 KiB chunks does not fit the ring (8 descriptors) while
   // nobody reads: the send gives up part-way (no time to wait).

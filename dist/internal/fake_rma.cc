@@ -111,6 +111,9 @@ absl::Status FakeRma::Get(int target, uint64_t offset, void* destination, uint64
     return status;
   }
   std::memcpy(destination, window_.segment(target) + offset, bytes);
+  if (window_.after_get_ && bytes >= window_.after_get_bytes_) {
+    std::exchange(window_.after_get_, nullptr)();
+  }
   return absl::OkStatus();
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -48,6 +49,12 @@ class FakeWindow {
 
   // Lets a test fail the next operation of any member with `status`.
   void FailNext(absl::Status status) { fail_next_ = std::move(status); }
+  // Runs `action` once, right after the next get of at least `bytes` bytes
+  // has read its data: what a peer does while a reader reads.
+  void AfterNextGet(uint64_t bytes, std::function<void()> action) {
+    after_get_bytes_ = bytes;
+    after_get_ = std::move(action);
+  }
 
  private:
   friend class FakeRma;
@@ -71,6 +78,8 @@ class FakeWindow {
   std::vector<std::vector<unsigned char>> segments_;
   std::deque<Pending> in_flight_;
   absl::Status fail_next_;
+  uint64_t after_get_bytes_ = 0;
+  std::function<void()> after_get_;
 };
 
 class FakeRma final : public Rma {
