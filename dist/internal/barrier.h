@@ -19,7 +19,6 @@ class DisseminationBarrier {
 
   // DeadlineExceeded names the round and the member not yet arrived.
   absl::Status Run(Deadline deadline);
-  uint64_t epoch() const { return epoch_; }
 
  private:
   absl::Status AwaitRound(int round, int from, Deadline& deadline);

@@ -27,7 +27,6 @@ absl::Status FakeWindow::CheckRange(int target, uint64_t offset, uint64_t bytes)
 }
 
 absl::Status FakeWindow::Issue(Pending pending) {
-  if (!fail_next_.ok()) return std::exchange(fail_next_, absl::OkStatus());
   const uint64_t bytes = pending.op == Op::kPut ? pending.bytes.size() : 8;
   if (absl::Status status = CheckRange(pending.target, pending.offset, bytes); !status.ok()) {
     return status;

@@ -47,8 +47,6 @@ class FakeWindow {
   // stays in flight (the rest lands later): what a reader sees of a torn put.
   void TearOldest(uint64_t bytes);
 
-  // Lets a test fail the next operation of any member with `status`.
-  void FailNext(absl::Status status) { fail_next_ = std::move(status); }
   // Runs `action` once, right after the next get of at least `bytes` bytes
   // has read its data: what a peer does while a reader reads.
   void AfterNextGet(uint64_t bytes, std::function<void()> action) {
@@ -77,7 +75,6 @@ class FakeWindow {
   uint64_t segment_bytes_;
   std::vector<std::vector<unsigned char>> segments_;
   std::deque<Pending> in_flight_;
-  absl::Status fail_next_;
   uint64_t after_get_bytes_ = 0;
   std::function<void()> after_get_;
 };
@@ -90,11 +87,6 @@ class FakeRma final : public Rma {
   bool unified() const override { return true; }
   unsigned char* local(uint64_t offset) override { return window_.segment(rank_) + offset; }
   absl::Status Get(int target, uint64_t offset, void* destination, uint64_t bytes) override;
-  absl::Status StartGet(int target, uint64_t offset, void* destination,
-                        uint64_t bytes) override {
-    return Get(target, offset, destination, bytes);
-  }
-  absl::Status CompleteGets() override { return absl::OkStatus(); }
   absl::Status Put(int target, uint64_t offset, const void* source, uint64_t bytes) override;
   absl::Status StartPut(int target, uint64_t offset, const void* source,
                         uint64_t bytes) override {

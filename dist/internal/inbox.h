@@ -64,7 +64,6 @@ class InboxWriter {
   absl::Status ExpireBefore(uint64_t cutoff_ns, uint64_t now_ns,
                             absl::FunctionRef<void(const PushedRecord&)> expired);
 
-  uint64_t pushed(int dst, InboxStream stream) const { return out(dst, stream).pushed; }
   // Records of `stream` pushed to `dst` and not credited back yet.
   uint64_t unacknowledged(int dst, InboxStream stream) const {
     return out(dst, stream).pending.size();

@@ -9,27 +9,12 @@ namespace fastvideo::dist {
 
 absl::Status MpiRma::Get(int target, uint64_t offset, void* destination,
                          uint64_t bytes) {
-  if (absl::Status status = StartGet(target, offset, destination, bytes); !status.ok()) {
-    return status;
-  }
-  // A get is done once its data is here: local completion is enough, and a
-  // full flush costs osc/pt2pt one more message.
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(target, window_));
-  return absl::OkStatus();
-}
-
-absl::Status MpiRma::StartGet(int target, uint64_t offset, void* destination,
-                              uint64_t bytes) {
   FV_RETURN_IF_MPI_ERROR(MPI_Get(destination, static_cast<int>(bytes), MPI_BYTE, target,
                                  static_cast<MPI_Aint>(offset), static_cast<int>(bytes),
                                  MPI_BYTE, window_));
-  return absl::OkStatus();
-}
-
-absl::Status MpiRma::CompleteGets() {
-  // One call runs MPI's progress engine (which yields the core on an
-  // oversubscribed node) once, not once per target.
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local_all(window_));
+  // A get is done once its data is here: local completion is enough, and a
+  // full flush costs osc/pt2pt one more message.
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(target, window_));
   return absl::OkStatus();
 }
 

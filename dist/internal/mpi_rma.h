@@ -27,9 +27,6 @@ class MpiRma final : public Rma {
 
   absl::Status Get(int target, uint64_t offset, void* destination,
                    uint64_t bytes) override;
-  absl::Status StartGet(int target, uint64_t offset, void* destination,
-                        uint64_t bytes) override;
-  absl::Status CompleteGets() override;
   absl::Status Put(int target, uint64_t offset, const void* source,
                    uint64_t bytes) override;
   absl::Status StartPut(int target, uint64_t offset, const void* source,

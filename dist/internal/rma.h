@@ -42,11 +42,6 @@ class Rma {
   // Reads `bytes` at `offset` of `target`'s segment; done when it returns.
   virtual absl::Status Get(int target, uint64_t offset, void* destination,
                            uint64_t bytes) = 0;
-  // Starts a read; CompleteGets() finishes every read started, so that the
-  // round trips of several targets overlap.
-  virtual absl::Status StartGet(int target, uint64_t offset, void* destination,
-                                uint64_t bytes) = 0;
-  virtual absl::Status CompleteGets() = 0;
 
   // Writes `bytes` into `target`'s segment with one operation (see above).
   virtual absl::Status Put(int target, uint64_t offset, const void* source,
