@@ -6,8 +6,11 @@
 //   ranks of a communicator is formed without the others taking part, and
 //   groups (overlapping or not) live side by side; each has its own
 //   duplicated communicator and window, so nothing crosses between groups.
-// - send_obj publishes and returns at once while the sender's window segment
-//   has room; otherwise it waits for readers, up to its deadline.
+// - send_obj returns at once while there is room: a small object goes
+//   straight into the reader's memory (its inbox), a larger one (or one
+//   whose reader's inbox is full) into the sender's window segment;
+//   otherwise it waits for readers, up to its deadline. A message to
+//   oneself stays in memory, at any size.
 // - recv_obj returns the messages of one (src, dst) pair in send order; many
 //   senders to one receiver never mix. broadcast_obj / all_gather_obj are
 //   in order per source; every member must make the same collective calls in
@@ -19,16 +22,19 @@
 //   the next receive from that peer; a corrupt one gives DataLoss; an
 //   expired one NotFound.
 // - Memory: a message's space is reclaimed as soon as every reader has
-//   read it (the acknowledgement of a message chunk up to 64 KiB completes
-//   when its reader next waits, enters barrier() or calls progress()), or after
-//   data_expiration (see expire_data()).
-// Costs: a small object is one MPI_Get plus one atomic for the reader; a
-// large one adds one MPI_Get per chunk. One of 256 KiB or more that fits in
-// a chunk is encoded straight into the sender's window and decoded straight
-// out of it (one copy per side). barrier() is ceil(log2(n)) rounds.
+//   read it (acknowledgements of chunks up to 64 KiB and consumed inbox
+//   slots go back when their reader next waits or a quarter of the inbox is
+//   consumed; what was read before barrier() is reclaimed when it returns),
+//   or after data_expiration (see expire_data()).
+// Costs: a small object is one MPI_Put for its sender and no MPI call for a
+// reader that finds it there; a large one costs its reader an MPI_Get for
+// the descriptor and one per chunk, and an atomic acknowledgement. One of
+// 256 KiB or more that fits in a chunk is encoded straight into the
+// sender's window and decoded straight out of it (one copy per side).
+// barrier() is ceil(log2(n)) rounds.
 // Threads: use a group from one thread at a time. Progress: with osc/pt2pt
-// (TCP), readers progress only while the publisher is in an MPI call; call
-// progress() from long compute loops if peers wait on you.
+// (TCP), one-sided operations reach a member only while it is in an MPI
+// call; call progress() from long compute loops if peers wait on you.
 // Lifetime: destruction (or Close()) is collective over the members.
 #ifndef FASTVIDEO_DIST_STATELESS_PROCESS_GROUP_H_
 #define FASTVIDEO_DIST_STATELESS_PROCESS_GROUP_H_
