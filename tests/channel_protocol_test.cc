@@ -58,14 +58,16 @@ class ChannelProtocolTest : public ::testing::Test {
 
   // Publishes `message` to the reader; a publisher waiting for room lets
   // every operation in flight land (the reader's progress).
-  absl::Status Send(const std::string& message, Deadline deadline = Deadline::After(absl::Seconds(5))) {
+  absl::Status Send(const std::string& message,
+                    Deadline deadline = Deadline::After(absl::Seconds(5))) {
     return writer_->publisher.Publish(
         MessageKind::kSend, kReader, message.size(),
         [&message](char* to, uint64_t offset, uint64_t bytes) {
           std::memcpy(to, message.data() + offset, bytes);
           return true;
         },
-        deadline, [this](Backoff& backoff) {
+        deadline,
+        [this](Backoff& backoff) {
           window_.DeliverAll();
           backoff.Pause();
           return absl::OkStatus();
@@ -74,9 +76,8 @@ class ChannelProtocolTest : public ::testing::Test {
 
   absl::StatusOr<std::string> Receive(absl::Duration timeout = absl::Seconds(5)) {
     std::string message;
-    absl::Status status = reader_->receiver.Fetch(MessageKind::kSend, kWriter,
-                                                  Deadline::After(timeout), &message, nullptr,
-                                                  nullptr);
+    absl::Status status = reader_->receiver.Fetch(
+        MessageKind::kSend, kWriter, Deadline::After(timeout), &message, nullptr, nullptr);
     if (!status.ok()) return status;
     return message;
   }

@@ -1,6 +1,8 @@
 // The push path's protocol against FakeRma, without mpirun: records land
 // only when delivered, torn or out of order; credits run out and come back
 // as the ring wraps; expiry markers; what a reader refuses.
+#include "dist/internal/inbox.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "dist/internal/fake_rma.h"
-#include "dist/internal/inbox.h"
 #include "dist/internal/inbox_record.h"
 #include "dist/internal/segment_layout.h"
 
@@ -42,12 +43,11 @@ class InboxTest : public ::testing::Test {
   // Pushes message `seq` with `payload` (entry id = seq); false without credit.
   bool Push(uint64_t seq, const std::string& payload, uint64_t publish_ns = 1000) {
     if (!Credit(writer_)) return false;
-    absl::StatusOr<bool> pushed = writer_.Push(
-        {kReader}, kP2p, MessageKind::kSend, seq, publish_ns, payload.size(), seq,
-        [&payload](char* to) {
-          std::memcpy(to, payload.data(), payload.size());
-          return true;
-        });
+    absl::StatusOr<bool> pushed = writer_.Push({kReader}, kP2p, MessageKind::kSend, seq, publish_ns,
+                                               payload.size(), seq, [&payload](char* to) {
+                                                 std::memcpy(to, payload.data(), payload.size());
+                                                 return true;
+                                               });
     EXPECT_TRUE(pushed.ok() && *pushed) << pushed.status();
     return true;
   }
@@ -150,10 +150,11 @@ TEST_F(InboxTest, AnExpiredRecordReadsAsExpiredWithItsTimes) {
   RecordHeader before;
   ASSERT_EQ(Next(&before), "old");
   std::vector<uint64_t> expired;
-  ASSERT_TRUE(writer_
-                  .ExpireBefore(/*cutoff_ns=*/2000, /*now_ns=*/9000,
-                                [&expired](const PushedRecord& r) { expired.push_back(r.entry_id); })
-                  .ok());
+  ASSERT_TRUE(
+      writer_
+          .ExpireBefore(/*cutoff_ns=*/2000, /*now_ns=*/9000,
+                        [&expired](const PushedRecord& r) { expired.push_back(r.entry_id); })
+          .ok());
   EXPECT_EQ(expired, std::vector<uint64_t>({0}));
   // The marker is complete at the reader when ExpireBefore returns.
   EXPECT_FALSE(reader_.StillSealedAs(kWriter, kP2p, before));

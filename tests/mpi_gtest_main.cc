@@ -42,8 +42,8 @@ void ReportFailuresOnRankZero() {
     total += lengths[r];
   }
   std::string all(total, '\0');
-  MPI_Gatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(),
-              MPI_CHAR, 0, MPI_COMM_WORLD);
+  MPI_Gatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR,
+              0, MPI_COMM_WORLD);
   if (rank != 0) return;
   int failed_ranks = 0;
   for (int r = 0; r < size; ++r) {

@@ -12,8 +12,7 @@ absl::Status DisseminationBarrier::Run(Deadline deadline) {
   for (int distance = 1; distance < n; distance *= 2, ++round) {
     const int to = (ctx_.rank + distance) % n;
     const int from = (ctx_.rank - distance + n) % n;
-    if (absl::Status status = ctx_.rma.AddWord(to, ctx_.layout.barrier(round), 1);
-        !status.ok()) {
+    if (absl::Status status = ctx_.rma.AddWord(to, ctx_.layout.barrier(round), 1); !status.ok()) {
       return status;
     }
     if (absl::Status status = ctx_.rma.SendNow(to); !status.ok()) return status;
@@ -32,9 +31,9 @@ absl::Status DisseminationBarrier::AwaitRound(int round, int from, Deadline& dea
     }
     if (arrivals >= epoch_) return absl::OkStatus();
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          ctx_.Where(), ": barrier #", epoch_ - 1, " timed out in round ", round,
-          " waiting for ", ctx_.RankName(from), " to arrive"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(ctx_.Where(), ": barrier #", epoch_ - 1, " timed out in round ", round,
+                       " waiting for ", ctx_.RankName(from), " to arrive"));
     }
     ctx_.rma.Poll();
     backoff.Pause();

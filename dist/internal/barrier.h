@@ -8,8 +8,8 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "dist/internal/deadline.h"
 #include "dist/internal/channel_context.h"
+#include "dist/internal/deadline.h"
 
 namespace fastvideo::dist {
 

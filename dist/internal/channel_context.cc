@@ -6,16 +6,14 @@ namespace fastvideo::dist {
 
 std::string ChannelContext::Where() const {
   std::string where = absl::StrCat("group '", options.name, "' rank ", rank, "/", world_size);
-  if (rank < static_cast<int>(options.parent_ranks.size()) &&
-      options.parent_ranks[rank] != rank) {
+  if (rank < static_cast<int>(options.parent_ranks.size()) && options.parent_ranks[rank] != rank) {
     absl::StrAppend(&where, " (parent rank ", options.parent_ranks[rank], ")");
   }
   return where;
 }
 
 std::string ChannelContext::RankName(int r) const {
-  if (r >= 0 && r < static_cast<int>(options.parent_ranks.size()) &&
-      options.parent_ranks[r] != r) {
+  if (r >= 0 && r < static_cast<int>(options.parent_ranks.size()) && options.parent_ranks[r] != r) {
     return absl::StrCat("rank ", r, " (parent rank ", options.parent_ranks[r], ")");
   }
   return absl::StrCat("rank ", r);

@@ -13,8 +13,8 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "dist/internal/backoff.h"
 #include "dist/channel_stats.h"
+#include "dist/internal/backoff.h"
 #include "dist/internal/rma.h"
 #include "dist/internal/segment_layout.h"
 
@@ -28,7 +28,7 @@ struct ChannelOptions {
   // Descriptors per stream: how many messages to one reader (or broadcasts)
   // may wait unread. 0: a quarter of the segment, from 16 to 1024.
   uint64_t ring_slots = 0;
-  uint64_t max_chunk_bytes = 0;       // 0: a quarter of the data area
+  uint64_t max_chunk_bytes = 0;  // 0: a quarter of the data area
   // Inbox slots per (writer, stream) and their size: each member's segment
   // holds world_size x 2 x slots x slot_bytes of inboxes (8 KiB per peer
   // with the defaults).

@@ -143,8 +143,7 @@ absl::Status FakeRma::CompleteAll() {
 }
 
 absl::Status FakeRma::LoadWords(uint64_t offset, int count, uint64_t* values) {
-  if (absl::Status status = window_.CheckRange(rank_, offset, 8 * uint64_t(count));
-      !status.ok()) {
+  if (absl::Status status = window_.CheckRange(rank_, offset, 8 * uint64_t(count)); !status.ok()) {
     return status;
   }
   std::memcpy(values, local(offset), 8 * size_t(count));

@@ -88,8 +88,7 @@ class FakeRma final : public Rma {
   unsigned char* local(uint64_t offset) override { return window_.segment(rank_) + offset; }
   absl::Status Get(int target, uint64_t offset, void* destination, uint64_t bytes) override;
   absl::Status Put(int target, uint64_t offset, const void* source, uint64_t bytes) override;
-  absl::Status StartPut(int target, uint64_t offset, const void* source,
-                        uint64_t bytes) override {
+  absl::Status StartPut(int target, uint64_t offset, const void* source, uint64_t bytes) override {
     return Put(target, offset, source, bytes);  // copies at once
   }
   absl::Status StoreWord(int target, uint64_t offset, uint64_t value) override;

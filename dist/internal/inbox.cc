@@ -17,8 +17,7 @@ InboxWriter::InboxWriter(Rma& rma, const SegmentLayout& layout)
 absl::Status InboxWriter::Refresh(int dst, InboxStream stream,
                                   absl::FunctionRef<void(const PushedRecord&)> released) {
   uint64_t credit = 0;
-  if (absl::Status status = rma_.LoadWords(layout_.credit(dst, stream), 1, &credit);
-      !status.ok()) {
+  if (absl::Status status = rma_.LoadWords(layout_.credit(dst, stream), 1, &credit); !status.ok()) {
     return status;
   }
   Forget(out(dst, stream), credit, released);
@@ -62,9 +61,8 @@ absl::StatusOr<bool> InboxWriter::Push(absl::Span<const int> dsts, InboxStream s
       header->payload_bytes = static_cast<uint32_t>(bytes);
       header->Seal(payload);
     }
-    if (absl::Status status =
-            rma_.StartPut(dsts[i], layout_.inbox_slot(rma_.rank(), stream, o.pushed),
-                          staging_.data(), put_bytes);
+    if (absl::Status status = rma_.StartPut(
+            dsts[i], layout_.inbox_slot(rma_.rank(), stream, o.pushed), staging_.data(), put_bytes);
         !status.ok()) {
       return status;
     }
@@ -104,8 +102,9 @@ absl::Status InboxWriter::ExpireBefore(uint64_t cutoff_ns, uint64_t now_ns,
         marker.expired_at_ns = now_ns;
         marker.payload_bytes = 0;
         marker.Seal(nullptr);
-        if (absl::Status status = rma_.Put(dst, layout_.inbox_slot(rma_.rank(), stream, record.index),
-                                           &marker, sizeof(marker));
+        if (absl::Status status =
+                rma_.Put(dst, layout_.inbox_slot(rma_.rank(), stream, record.index), &marker,
+                         sizeof(marker));
             !status.ok()) {
           return status;
         }
@@ -133,8 +132,7 @@ const unsigned char* InboxReader::slot(int src, InboxStream stream) const {
   return const_cast<Rma&>(rma_).local(layout_.inbox_slot(src, stream, in(src, stream).next));
 }
 
-absl::StatusOr<SlotState> InboxReader::Peek(int src, InboxStream stream,
-                                            RecordHeader* header) {
+absl::StatusOr<SlotState> InboxReader::Peek(int src, InboxStream stream, RecordHeader* header) {
   absl::StatusOr<SlotState> state =
       CheckRecord(slot(src, stream), layout_.inbox().slot_bytes, in(src, stream).next, header);
   if (!state.ok()) {
@@ -185,8 +183,7 @@ absl::StatusOr<int> InboxReader::ReturnCredits() {
 
 absl::StatusOr<uint64_t> InboxReader::Notice(int src, InboxStream stream) {
   uint64_t notice = 0;
-  if (absl::Status status = rma_.LoadWords(layout_.notice(src, stream), 1, &notice);
-      !status.ok()) {
+  if (absl::Status status = rma_.LoadWords(layout_.notice(src, stream), 1, &notice); !status.ok()) {
     return status;
   }
   return notice;

@@ -53,8 +53,8 @@ class InboxWriter {
   // of `dsts`. Needs credit at each and bytes <= max_payload_bytes().
   // False from `write`: nothing is pushed.
   absl::StatusOr<bool> Push(absl::Span<const int> dsts, InboxStream stream, MessageKind kind,
-                            uint64_t seq, uint64_t publish_ns, uint64_t bytes,
-                            uint64_t entry_id, absl::FunctionRef<bool(char*)> write);
+                            uint64_t seq, uint64_t publish_ns, uint64_t bytes, uint64_t entry_id,
+                            absl::FunctionRef<bool(char*)> write);
   // Forgets the records `dst` has consumed, calling `released` for each
   // that was still live.
   absl::Status Reclaim(absl::FunctionRef<void(const PushedRecord&)> released);

@@ -31,9 +31,9 @@ absl::StatusOr<SlotState> CheckRecord(const unsigned char* slot, uint64_t slot_b
   if (header->payload_bytes > SlotPayloadBytes(slot_bytes)) return SlotState::kEmpty;
   if (header->seal != ComputeSeal(*header, slot + sizeof(*header))) return SlotState::kEmpty;
   if (header->index_plus_one > expected_index + 1) {
-    return absl::DataLossError(absl::StrCat(
-        "inbox slot overwritten: expected record ", expected_index, ", found record ",
-        header->index_plus_one - 1, " (the writer pushed without credit)"));
+    return absl::DataLossError(
+        absl::StrCat("inbox slot overwritten: expected record ", expected_index, ", found record ",
+                     header->index_plus_one - 1, " (the writer pushed without credit)"));
   }
   return SlotState::kArrived;
 }

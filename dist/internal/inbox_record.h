@@ -33,9 +33,7 @@ struct RecordHeader {
 static_assert(sizeof(RecordHeader) == 48, "RecordHeader layout changed");
 
 // Largest payload a slot of `slot_bytes` carries.
-inline uint64_t SlotPayloadBytes(uint64_t slot_bytes) {
-  return slot_bytes - sizeof(RecordHeader);
-}
+inline uint64_t SlotPayloadBytes(uint64_t slot_bytes) { return slot_bytes - sizeof(RecordHeader); }
 
 // What a slot holds when the reader expects record `expected_index`.
 enum class SlotState {

@@ -7,11 +7,10 @@ namespace fastvideo::dist {
 // Transfers are at most a chunk, and chunks are at most 1 GiB (MPI counts
 // are int): the casts below do not truncate.
 
-absl::Status MpiRma::Get(int target, uint64_t offset, void* destination,
-                         uint64_t bytes) {
+absl::Status MpiRma::Get(int target, uint64_t offset, void* destination, uint64_t bytes) {
   FV_RETURN_IF_MPI_ERROR(MPI_Get(destination, static_cast<int>(bytes), MPI_BYTE, target,
-                                 static_cast<MPI_Aint>(offset), static_cast<int>(bytes),
-                                 MPI_BYTE, window_));
+                                 static_cast<MPI_Aint>(offset), static_cast<int>(bytes), MPI_BYTE,
+                                 window_));
   // A get is done once its data is here: local completion is enough, and a
   // full flush costs osc/pt2pt one more message.
   FV_RETURN_IF_MPI_ERROR(MPI_Win_flush_local(target, window_));
@@ -28,11 +27,10 @@ absl::Status MpiRma::Put(int target, uint64_t offset, const void* source, uint64
   return SendNow(target);
 }
 
-absl::Status MpiRma::StartPut(int target, uint64_t offset, const void* source,
-                              uint64_t bytes) {
+absl::Status MpiRma::StartPut(int target, uint64_t offset, const void* source, uint64_t bytes) {
   FV_RETURN_IF_MPI_ERROR(MPI_Put(source, static_cast<int>(bytes), MPI_BYTE, target,
-                                 static_cast<MPI_Aint>(offset), static_cast<int>(bytes),
-                                 MPI_BYTE, window_));
+                                 static_cast<MPI_Aint>(offset), static_cast<int>(bytes), MPI_BYTE,
+                                 window_));
   return absl::OkStatus();
 }
 
@@ -64,9 +62,8 @@ absl::Status MpiRma::AccumulateWord(int target, uint64_t offset, uint64_t value,
     if (absl::Status status = CompleteAll(); !status.ok()) return status;
   }
   const uint64_t& kept = pending_words_.emplace_back(value);
-  FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(&kept, 1, MPI_UINT64_T, target,
-                                        static_cast<MPI_Aint>(offset), 1, MPI_UINT64_T,
-                                        op, window_));
+  FV_RETURN_IF_MPI_ERROR(MPI_Accumulate(
+      &kept, 1, MPI_UINT64_T, target, static_cast<MPI_Aint>(offset), 1, MPI_UINT64_T, op, window_));
   return absl::OkStatus();
 }
 
@@ -94,9 +91,8 @@ absl::Status MpiRma::LoadWords(uint64_t offset, int count, uint64_t* values) {
     }
     return absl::OkStatus();
   }
-  FV_RETURN_IF_MPI_ERROR(MPI_Get_accumulate(nullptr, 0, MPI_UINT64_T, values, count,
-                                            MPI_UINT64_T, rank_,
-                                            static_cast<MPI_Aint>(offset), count,
+  FV_RETURN_IF_MPI_ERROR(MPI_Get_accumulate(nullptr, 0, MPI_UINT64_T, values, count, MPI_UINT64_T,
+                                            rank_, static_cast<MPI_Aint>(offset), count,
                                             MPI_UINT64_T, MPI_NO_OP, window_));
   FV_RETURN_IF_MPI_ERROR(MPI_Win_flush(rank_, window_));
   return absl::OkStatus();

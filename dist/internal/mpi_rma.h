@@ -25,12 +25,9 @@ class MpiRma final : public Rma {
   unsigned char* local(uint64_t offset) override { return base_ + offset; }
   bool unified() const override { return unified_; }
 
-  absl::Status Get(int target, uint64_t offset, void* destination,
-                   uint64_t bytes) override;
-  absl::Status Put(int target, uint64_t offset, const void* source,
-                   uint64_t bytes) override;
-  absl::Status StartPut(int target, uint64_t offset, const void* source,
-                        uint64_t bytes) override;
+  absl::Status Get(int target, uint64_t offset, void* destination, uint64_t bytes) override;
+  absl::Status Put(int target, uint64_t offset, const void* source, uint64_t bytes) override;
+  absl::Status StartPut(int target, uint64_t offset, const void* source, uint64_t bytes) override;
   absl::Status StoreWord(int target, uint64_t offset, uint64_t value) override;
   absl::Status AddWord(int target, uint64_t offset, uint64_t value) override;
   absl::Status SendNow(int target) override;

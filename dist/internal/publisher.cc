@@ -1,11 +1,11 @@
 #include "dist/internal/publisher.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <limits>
-
-#include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -32,10 +32,10 @@ Publisher::Publisher(const ChannelContext& context)
       inbox_(context.rma, context.layout),
       p2p_out_(context.world_size) {
   const SegmentLayout& layout = ctx_.layout;
-  max_chunk_bytes_ = ctx_.options.max_chunk_bytes != 0
-                         ? ctx_.options.max_chunk_bytes
-                         : layout.data_bytes() / 4 / SegmentLayout::kAlignment *
-                               SegmentLayout::kAlignment;
+  max_chunk_bytes_ =
+      ctx_.options.max_chunk_bytes != 0
+          ? ctx_.options.max_chunk_bytes
+          : layout.data_bytes() / 4 / SegmentLayout::kAlignment * SegmentLayout::kAlignment;
   max_chunk_bytes_ = std::clamp<uint64_t>(max_chunk_bytes_, Descriptor::kInlineBytes,
                                           std::min(kMaxChunkBytes, allocator_.capacity()));
 }
@@ -86,18 +86,19 @@ absl::Status Publisher::PublishToSelf(const MessageKey& key, uint64_t size, Chun
 absl::Status Publisher::TakeFromSelf(const MessageKey& key, std::string* message) {
   if (self_queue_.empty()) {
     // Nothing can arrive while this member waits for itself.
-    return absl::DeadlineExceededError(absl::StrCat(
-        ctx_.Where(), ": ", key.ToString(), ": nothing sent to self to receive (a message to "
-        "oneself must be sent before it is received)"));
+    return absl::DeadlineExceededError(
+        absl::StrCat(ctx_.Where(), ": ", key.ToString(),
+                     ": nothing sent to self to receive (a message to "
+                     "oneself must be sent before it is received)"));
   }
   SelfMessage self = std::move(self_queue_.front());
   self_queue_.pop_front();
   if (self.expired_at) {
-    return absl::NotFoundError(absl::StrCat(
-        ctx_.Where(), ": ", key.ToString(), " from ", ctx_.RankName(key.src),
-        " expired before it was read: published at ", FormatTime(UnixNanos(self.time)),
-        ", expired at ", FormatTime(UnixNanos(*self.expired_at)), " (data_expiration ",
-        absl::FormatDuration(ctx_.options.data_expiration), " at the publisher)"));
+    return absl::NotFoundError(
+        absl::StrCat(ctx_.Where(), ": ", key.ToString(), " from ", ctx_.RankName(key.src),
+                     " expired before it was read: published at ", FormatTime(UnixNanos(self.time)),
+                     ", expired at ", FormatTime(UnixNanos(*self.expired_at)), " (data_expiration ",
+                     absl::FormatDuration(ctx_.options.data_expiration), " at the publisher)"));
   }
   ledger_.Release(self.entry_id, self.bytes.size(), /*by_expiration=*/false);
   *message = std::move(self.bytes);
@@ -131,9 +132,9 @@ absl::StatusOr<bool> Publisher::TryPush(const MessageKey& key, uint64_t size, Ch
   }
   // Encoded once, straight into the record, whatever the number of readers.
   const uint64_t entry_id = ledger_.next_id();
-  absl::StatusOr<bool> pushed = inbox_.Push(
-      readers_, inbox, key.kind, key.seq, UnixNanos(now), size, entry_id,
-      [write, size](char* to) { return write(to, 0, size); });
+  absl::StatusOr<bool> pushed =
+      inbox_.Push(readers_, inbox, key.kind, key.seq, UnixNanos(now), size, entry_id,
+                  [write, size](char* to) { return write(to, 0, size); });
   if (!pushed.ok()) return pushed.status();
   if (!*pushed) return CodecRefused(ctx_, key, size);
   ledger_.Open(key, now);
@@ -212,9 +213,9 @@ absl::StatusOr<uint64_t> Publisher::WaitForRoom(int dst, uint64_t bytes, const M
   Backoff backoff(ctx_.oversubscribed);
   while (true) {
     if (absl::Status status = Reclaim(); !status.ok()) return status;
-    const bool ring_free = stream.pending.empty() || stream.next_slot -
-                                                             stream.pending.front().slot <
-                                                         ctx_.layout.ring_slots();
+    const bool ring_free =
+        stream.pending.empty() ||
+        stream.next_slot - stream.pending.front().slot < ctx_.layout.ring_slots();
     if (ring_free) {
       if (bytes <= Descriptor::kInlineBytes) return Descriptor::kInline;
       if (std::optional<uint64_t> block = allocator_.Allocate(bytes)) return *block;
@@ -227,13 +228,13 @@ absl::StatusOr<uint64_t> Publisher::WaitForRoom(int dst, uint64_t bytes, const M
 absl::Status Publisher::NoRoomError(int dst, uint64_t bytes, const MessageKey& key) const {
   const OutStream& stream = dst == MessageKey::kEveryRank ? bcast_out_ : p2p_out_[dst];
   const uint64_t oldest = stream.pending.empty() ? stream.next_slot : stream.pending.front().slot;
-  return absl::ResourceExhaustedError(absl::StrCat(
-      ctx_.Where(), ": ", MessageKindName(key.kind), " ", key.ToString(), ": no room for ",
-      bytes, " bytes before the deadline (", allocator_.bytes_in_use(), " of ",
-      allocator_.capacity(), " data bytes in use, ", stream.next_slot - oldest, " of ",
-      ctx_.layout.ring_slots(), " ring slots to ",
-      dst == MessageKey::kEveryRank ? std::string("every rank") : ctx_.RankName(dst),
-      " in use); waiting for ", Laggards(dst, oldest), " to read"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat(ctx_.Where(), ": ", MessageKindName(key.kind), " ", key.ToString(),
+                   ": no room for ", bytes, " bytes before the deadline (",
+                   allocator_.bytes_in_use(), " of ", allocator_.capacity(), " data bytes in use, ",
+                   stream.next_slot - oldest, " of ", ctx_.layout.ring_slots(), " ring slots to ",
+                   dst == MessageKey::kEveryRank ? std::string("every rank") : ctx_.RankName(dst),
+                   " in use); waiting for ", Laggards(dst, oldest), " to read"));
 }
 
 std::string Publisher::Laggards(int dst, uint64_t slot) const {

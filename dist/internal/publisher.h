@@ -22,20 +22,19 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dist/internal/block_allocator.h"
-#include "dist/internal/deadline.h"
 #include "dist/internal/channel_context.h"
+#include "dist/internal/deadline.h"
 #include "dist/internal/inbox.h"
 #include "dist/internal/ledger.h"
-#include "dist/message_key.h"
 #include "dist/internal/segment_layout.h"
+#include "dist/message_key.h"
 
 namespace fastvideo::dist {
 
 // Writes bytes [offset, offset + bytes) of a message to `destination`, in
 // order, in chunks of at most max_chunk_bytes; false: it refuses (a codec
 // that did not write what it announced).
-using ChunkWriter =
-    absl::FunctionRef<bool(char* destination, uint64_t offset, uint64_t bytes)>;
+using ChunkWriter = absl::FunctionRef<bool(char* destination, uint64_t offset, uint64_t bytes)>;
 
 class Publisher {
  public:
@@ -75,8 +74,8 @@ class Publisher {
   struct OutStream {
     uint64_t next_slot = 0;
     uint64_t next_message = 0;
-    std::deque<PendingChunk> pending;  // published, not yet acknowledged
-    std::optional<uint64_t> withdrawn_message;  // marker still to publish
+    std::deque<PendingChunk> pending;                 // published, not yet acknowledged
+    std::optional<uint64_t> withdrawn_message;        // marker still to publish
     MessageKind withdrawn_kind = MessageKind::kSend;  // its kind, for errors
   };
   // A message sent to this member itself.

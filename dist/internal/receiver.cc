@@ -55,7 +55,8 @@ uint64_t Receiver::incoming_descriptor(MessageKind kind, uint64_t slot) const {
 }
 
 uint64_t Receiver::incoming_acked(MessageKind kind) const {
-  return kind == MessageKind::kSend ? ctx_.layout.p2p_acked(ctx_.rank) : ctx_.layout.bcast_acked(ctx_.rank);
+  return kind == MessageKind::kSend ? ctx_.layout.p2p_acked(ctx_.rank)
+                                    : ctx_.layout.bcast_acked(ctx_.rank);
 }
 
 MessageKey Receiver::incoming_key(MessageKind kind, int src) const {
@@ -64,9 +65,8 @@ MessageKey Receiver::incoming_key(MessageKind kind, int src) const {
                     p2p ? p2p_in_[src].next_message : bcast_in_[src].next_message};
 }
 
-absl::Status Receiver::Fetch(MessageKind kind, int src, Deadline deadline,
-                                  std::string* message, InPlaceReader* in_place,
-                                  bool* read_in_place) {
+absl::Status Receiver::Fetch(MessageKind kind, int src, Deadline deadline, std::string* message,
+                             InPlaceReader* in_place, bool* read_in_place) {
   if (read_in_place != nullptr) *read_in_place = false;
   Backoff backoff(ctx_.oversubscribed);
   bool last_look = false;
@@ -92,8 +92,7 @@ absl::Status Receiver::Fetch(MessageKind kind, int src, Deadline deadline,
   }
 }
 
-absl::StatusOr<std::optional<Receiver::Located>> Receiver::TryLocate(
-    MessageKind kind, int src) {
+absl::StatusOr<std::optional<Receiver::Located>> Receiver::TryLocate(MessageKind kind, int src) {
   InStream& stream = in_stream(kind, src);
   if (stream.read_ahead) return Located{Path::kPulled, kind, {}};
   const InboxStream inbox = InboxStreamOf(kind);
@@ -108,9 +107,9 @@ absl::StatusOr<std::optional<Receiver::Located>> Receiver::TryLocate(
     return Located{Path::kPushed, static_cast<MessageKind>(header.kind), header};
   }
   if (record_here && header.message_seq < stream.next_message) {
-    return absl::DataLossError(absl::StrCat(
-        ctx_.Where(), ": ", incoming_key(kind, src).ToString(), ": ", ctx_.RankName(src),
-        " pushed message #", header.message_seq, ", which was received already"));
+    return absl::DataLossError(absl::StrCat(ctx_.Where(), ": ", incoming_key(kind, src).ToString(),
+                                            ": ", ctx_.RankName(src), " pushed message #",
+                                            header.message_seq, ", which was received already"));
   }
   // Not pushed (or not yet): a descriptor on the pull path, if announced.
   if (!stream.awaited) {
@@ -133,7 +132,7 @@ absl::Status Receiver::FailedKindError(MessageKind kind, int src, MessageKind fo
 }
 
 absl::Status Receiver::FetchPushed(MessageKind kind, int src, RecordHeader header,
-                                        std::string* message) {
+                                   std::string* message) {
   InStream& stream = in_stream(kind, src);
   const InboxStream inbox = InboxStreamOf(kind);
   const MessageKey key = incoming_key(kind, src);
@@ -164,9 +163,8 @@ absl::Status Receiver::FetchPushed(MessageKind kind, int src, RecordHeader heade
   return absl::OkStatus();
 }
 
-absl::Status Receiver::FetchPulled(MessageKind kind, int src, Deadline& deadline,
-                                   std::string* out, InPlaceReader* in_place,
-                                   bool* read_in_place, bool* withdrawn) {
+absl::Status Receiver::FetchPulled(MessageKind kind, int src, Deadline& deadline, std::string* out,
+                                   InPlaceReader* in_place, bool* read_in_place, bool* withdrawn) {
   InStream& stream = in_stream(kind, src);
   Pull pull{*out};
   pull.message.clear();
@@ -275,9 +273,8 @@ absl::Status Receiver::FinishPulled(MessageKind kind, int src, const Pull& pull)
   if (pull.expired) return ExpiredError(key, pull.published_ns, pull.expired_ns);
   if (pull.corrupt) {
     return absl::DataLossError(absl::StrCat(
-        ctx_.Where(), ": ", key.ToString(), " from ", ctx_.RankName(src), ": ",
-        pull.message.size(), "-byte message corrupt: the chunk at byte ", pull.corrupt_at,
-        " does not match its hash"));
+        ctx_.Where(), ": ", key.ToString(), " from ", ctx_.RankName(src), ": ", pull.message.size(),
+        "-byte message corrupt: the chunk at byte ", pull.corrupt_at, " does not match its hash"));
   }
   ++ctx_.stats.objects_received;
   ctx_.stats.bytes_received += pull.message.size();
@@ -318,8 +315,8 @@ absl::Status Receiver::ReadAhead(MessageKind kind) {
       const bool inline_chunk = descriptor.data_offset == Descriptor::kInline;
       if (inline_chunk) {
         std::memcpy(destination, descriptor.inline_data, descriptor.chunk_bytes);
-      } else if (absl::Status status = ctx_.rma.Get(src, descriptor.data_offset, destination,
-                                                 descriptor.chunk_bytes);
+      } else if (absl::Status status =
+                     ctx_.rma.Get(src, descriptor.data_offset, destination, descriptor.chunk_bytes);
                  !status.ok()) {
         return status;
       }
@@ -337,10 +334,9 @@ absl::Status Receiver::ReadAhead(MessageKind kind) {
   return absl::OkStatus();
 }
 
-absl::Status Receiver::FetchInPlace(MessageKind kind, int src,
-                                         const Descriptor& descriptor, InStream& stream,
-                                         std::string* message, InPlaceReader* in_place,
-                                         bool* read_in_place) {
+absl::Status Receiver::FetchInPlace(MessageKind kind, int src, const Descriptor& descriptor,
+                                    InStream& stream, std::string* message, InPlaceReader* in_place,
+                                    bool* read_in_place) {
   const MessageKey key = incoming_key(kind, src);
   const uint64_t descriptor_at = incoming_descriptor(kind, stream.next_slot);
   WindowBytes chunk(ctx_.rma, src, descriptor.data_offset);
@@ -362,9 +358,8 @@ absl::Status Receiver::FetchInPlace(MessageKind kind, int src,
   } else if (!*expired) {
     *read_in_place = true;
   }
-  if (absl::Status acked =
-          Acknowledge(src, incoming_acked(kind), stream.next_slot + 1,
-                      /*frees_bytes=*/descriptor.chunk_bytes);
+  if (absl::Status acked = Acknowledge(src, incoming_acked(kind), stream.next_slot + 1,
+                                       /*frees_bytes=*/descriptor.chunk_bytes);
       !acked.ok()) {
     return acked;
   }
@@ -380,8 +375,8 @@ absl::Status Receiver::FetchInPlace(MessageKind kind, int src,
 }
 
 absl::StatusOr<bool> Receiver::ExpiredWhileRead(int src, uint64_t descriptor_offset,
-                                                     const Descriptor& descriptor,
-                                                     uint64_t* expired_ns) {
+                                                const Descriptor& descriptor,
+                                                uint64_t* expired_ns) {
   // The publisher marks a descriptor expired before it frees (and may
   // reuse) the chunk: if it is still published after the read, what we
   // read was the chunk's own bytes.
@@ -399,12 +394,12 @@ absl::StatusOr<bool> Receiver::ExpiredWhileRead(int src, uint64_t descriptor_off
 }
 
 absl::Status Receiver::ExpiredError(const MessageKey& key, uint64_t published_ns,
-                                         uint64_t expired_ns) const {
-  return absl::NotFoundError(absl::StrCat(
-      ctx_.Where(), ": ", key.ToString(), " from ", ctx_.RankName(key.src),
-      " expired before it was read: published at ", FormatTime(published_ns),
-      ", expired at ", FormatTime(expired_ns), " (data_expiration ",
-      absl::FormatDuration(ctx_.options.data_expiration), " at the publisher)"));
+                                    uint64_t expired_ns) const {
+  return absl::NotFoundError(
+      absl::StrCat(ctx_.Where(), ": ", key.ToString(), " from ", ctx_.RankName(key.src),
+                   " expired before it was read: published at ", FormatTime(published_ns),
+                   ", expired at ", FormatTime(expired_ns), " (data_expiration ",
+                   absl::FormatDuration(ctx_.options.data_expiration), " at the publisher)"));
 }
 
 absl::StatusOr<bool> Receiver::TryDescriptor(MessageKind kind, int src) {
@@ -416,7 +411,7 @@ absl::StatusOr<bool> Receiver::TryDescriptor(MessageKind kind, int src) {
   if (*announced <= stream.next_slot) return false;
   Descriptor descriptor;
   if (absl::Status status = ctx_.rma.Get(src, incoming_descriptor(kind, stream.next_slot),
-                                      &descriptor, sizeof(descriptor));
+                                         &descriptor, sizeof(descriptor));
       !status.ok()) {
     return status;
   }
@@ -444,7 +439,7 @@ absl::Status Receiver::WaitForDescriptor(MessageKind kind, int src, Deadline& de
 }
 
 absl::Status Receiver::AwaitPublished(MessageKind kind, absl::Span<const int> srcs,
-                                           Deadline deadline) {
+                                      Deadline deadline) {
   std::vector<int> silent(srcs.begin(), srcs.end());
   Backoff backoff(ctx_.oversubscribed);
   bool last_look = false;
@@ -467,10 +462,9 @@ absl::Status Receiver::AwaitPublished(MessageKind kind, absl::Span<const int> sr
     if (last_look) {
       std::string others;
       if (silent.size() > 1) {
-        others = absl::StrJoin(silent.begin() + 1, silent.end(), ", ",
-                               [this](std::string* out, int rank) {
-                                 absl::StrAppend(out, ctx_.RankName(rank));
-                               });
+        others = absl::StrJoin(
+            silent.begin() + 1, silent.end(), ", ",
+            [this](std::string* out, int rank) { absl::StrAppend(out, ctx_.RankName(rank)); });
       }
       return NothingPublishedError(incoming_key(kind, silent[0]), silent[0], others);
     }
@@ -479,8 +473,9 @@ absl::Status Receiver::AwaitPublished(MessageKind kind, absl::Span<const int> sr
   }
 }
 
-absl::StatusOr<Receiver::Arrival> Receiver::CheckArrival(
-    const Descriptor& descriptor, uint64_t slot, int src, const MessageKey& key) const {
+absl::StatusOr<Receiver::Arrival> Receiver::CheckArrival(const Descriptor& descriptor,
+                                                         uint64_t slot, int src,
+                                                         const MessageKey& key) const {
   // Not there yet: the slot still holds an older descriptor (checked first,
   // as it is cheap). A descriptor read while its owner rewrote it fails the
   // seal: read it again.
@@ -495,15 +490,15 @@ absl::StatusOr<Receiver::Arrival> Receiver::CheckArrival(
 }
 
 absl::Status Receiver::NothingPublishedError(const MessageKey& key, int src,
-                                                  absl::string_view also_silent) const {
-  return absl::DeadlineExceededError(absl::StrCat(
-      ctx_.Where(), ": timed out waiting for ", MessageKindName(key.kind), " ", key.ToString(),
-      " from ", ctx_.RankName(src), " (nothing published there yet",
-      also_silent.empty() ? "" : absl::StrCat("; nor by ", also_silent), ")"));
+                                             absl::string_view also_silent) const {
+  return absl::DeadlineExceededError(
+      absl::StrCat(ctx_.Where(), ": timed out waiting for ", MessageKindName(key.kind), " ",
+                   key.ToString(), " from ", ctx_.RankName(src), " (nothing published there yet",
+                   also_silent.empty() ? "" : absl::StrCat("; nor by ", also_silent), ")"));
 }
 
-absl::Status Receiver::Acknowledge(int src, uint64_t ack_offset,
-                                        uint64_t value, uint64_t frees_bytes) {
+absl::Status Receiver::Acknowledge(int src, uint64_t ack_offset, uint64_t value,
+                                   uint64_t frees_bytes) {
   if (absl::Status status = ctx_.rma.StoreWord(src, ack_offset, value); !status.ok()) {
     return status;
   }
@@ -527,9 +522,8 @@ absl::Status Receiver::Idle(Backoff& backoff) {
   // A wait that outlasts its spinning hands consumed inbox slots back: the
   // reply it waits for may need them. (Not at once: a ping-pong would pay
   // a word update and a flush per message.)
-  absl::Status status = backoff.JustStoppedSpinning()
-                            ? ReturnAllCredits(Completion::kOnItsWay)
-                            : CompleteAcks(Completion::kOnItsWay);
+  absl::Status status = backoff.JustStoppedSpinning() ? ReturnAllCredits(Completion::kOnItsWay)
+                                                      : CompleteAcks(Completion::kOnItsWay);
   if (!status.ok()) return status;
   // MPI_Win_sync runs the progress engine: osc/pt2pt lands peers' puts only
   // then, and on an oversubscribed node it is the call that yields the core

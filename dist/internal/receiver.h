@@ -16,13 +16,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "dist/internal/backoff.h"
 #include "dist/byte_source.h"
-#include "dist/internal/deadline.h"
+#include "dist/internal/backoff.h"
 #include "dist/internal/channel_context.h"
+#include "dist/internal/deadline.h"
 #include "dist/internal/inbox.h"
-#include "dist/message_key.h"
 #include "dist/internal/segment_layout.h"
+#include "dist/message_key.h"
 
 namespace fastvideo::dist {
 
@@ -149,9 +149,9 @@ class Receiver {
 
   const ChannelContext& ctx_;
   InboxReader inbox_;
-  std::vector<InStream> p2p_in_;    // by source
-  std::vector<InStream> bcast_in_;  // by source
-  int deferred_acks_ = 0;           // issued, not yet completed (see Acknowledge)
+  std::vector<InStream> p2p_in_;     // by source
+  std::vector<InStream> bcast_in_;   // by source
+  int deferred_acks_ = 0;            // issued, not yet completed (see Acknowledge)
   uint64_t deferred_ack_bytes_ = 0;  // data space they would free
   bool acks_on_their_way_ = false;   // locally complete, maybe not landed
   // Deferred acks hold ring slots and data space at their publishers: a

@@ -40,12 +40,10 @@ class Rma {
   virtual unsigned char* local(uint64_t offset) = 0;
 
   // Reads `bytes` at `offset` of `target`'s segment; done when it returns.
-  virtual absl::Status Get(int target, uint64_t offset, void* destination,
-                           uint64_t bytes) = 0;
+  virtual absl::Status Get(int target, uint64_t offset, void* destination, uint64_t bytes) = 0;
 
   // Writes `bytes` into `target`'s segment with one operation (see above).
-  virtual absl::Status Put(int target, uint64_t offset, const void* source,
-                           uint64_t bytes) = 0;
+  virtual absl::Status Put(int target, uint64_t offset, const void* source, uint64_t bytes) = 0;
   // A put whose `source` must stay untouched until SendNow(target) or
   // SendAllNow(), so that puts to several targets go out together.
   virtual absl::Status StartPut(int target, uint64_t offset, const void* source,

@@ -1,10 +1,10 @@
 #include "dist/internal/window_channel.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 #include <cstring>
 #include <utility>
-
-#include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
 #include "dist/internal/mpi_error.h"
@@ -31,15 +31,15 @@ absl::StatusOr<SegmentLayout> AgreedLayout(MPI_Comm comm, ChannelOptions& option
   FV_RETURN_IF_MPI_ERROR(MPI_Allreduce(mine, high, 4, MPI_UINT64_T, MPI_MAX, comm));
   if (!std::equal(low, low + 4, high)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "group '", options.name, "': members disagree on the window: segment_bytes from ",
-        low[0], " to ", high[0], ", ring_slots from ", low[1], " to ", high[1],
-        ", inbox slots from ", low[2], " to ", high[2], ", inbox slot bytes from ", low[3],
-        " to ", high[3], "; every member must pass the same options"));
+        "group '", options.name, "': members disagree on the window: segment_bytes from ", low[0],
+        " to ", high[0], ", ring_slots from ", low[1], " to ", high[1], ", inbox slots from ",
+        low[2], " to ", high[2], ", inbox slot bytes from ", low[3], " to ", high[3],
+        "; every member must pass the same options"));
   }
   if (options.data_expiration < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("group '", options.name, "': data_expiration must not be negative, got ",
-                     absl::FormatDuration(options.data_expiration)));
+    return absl::InvalidArgumentError(absl::StrCat("group '", options.name,
+                                                   "': data_expiration must not be negative, got ",
+                                                   absl::FormatDuration(options.data_expiration)));
   }
   absl::StatusOr<SegmentLayout> layout = SegmentLayout::Create(
       world_size, options.ring_slots, options.segment_bytes, kMinDataBytes, options.inbox);
@@ -52,8 +52,8 @@ absl::StatusOr<SegmentLayout> AgreedLayout(MPI_Comm comm, ChannelOptions& option
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
-    MPI_Comm comm, ChannelOptions options) {
+absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(MPI_Comm comm,
+                                                                     ChannelOptions options) {
   // The communicator is ours from here on, whatever happens.
   const absl::Status handler =
       MpiStatus(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
@@ -67,11 +67,10 @@ absl::StatusOr<std::unique_ptr<WindowChannel>> WindowChannel::Create(
   std::unique_ptr<WindowChannel> channel(new WindowChannel(comm, std::move(options), *layout));
   if (absl::Status status = channel->OpenWindow(); !status.ok()) return status;
   VLOG(1) << channel->context_->Where() << ": window of " << layout->segment_bytes()
-          << " bytes per member, " << layout->data_bytes() << " for data, "
-          << layout->ring_slots() << " ring slots, inboxes of " << layout->inbox().slots
-          << " x " << layout->inbox().slot_bytes << " bytes, chunks of up to "
-          << channel->max_chunk_bytes() << " bytes, "
-          << (channel->rma_->unified() ? "unified" : "separate") << " memory model"
+          << " bytes per member, " << layout->data_bytes() << " for data, " << layout->ring_slots()
+          << " ring slots, inboxes of " << layout->inbox().slots << " x "
+          << layout->inbox().slot_bytes << " bytes, chunks of up to " << channel->max_chunk_bytes()
+          << " bytes, " << (channel->rma_->unified() ? "unified" : "separate") << " memory model"
           << (channel->context_->oversubscribed ? ", oversubscribed node" : "");
   return channel;
 }
@@ -88,8 +87,8 @@ absl::Status WindowChannel::OpenWindow() {
   // Readers use MPI_REPLACE on ack and credit words, writers on notices,
   // partners MPI_SUM on barrier words, owners MPI_NO_OP: one op per word.
   MPI_Info_set(info, "accumulate_ops", "same_op_no_op");
-  const int allocated = MPI_Win_allocate(static_cast<MPI_Aint>(layout_.segment_bytes()), 1,
-                                         info, comm_, &base_, &window_);
+  const int allocated = MPI_Win_allocate(static_cast<MPI_Aint>(layout_.segment_bytes()), 1, info,
+                                         comm_, &base_, &window_);
   MPI_Info_free(&info);
   FV_RETURN_IF_MPI_ERROR(allocated);
   FV_RETURN_IF_MPI_ERROR(MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN));
@@ -101,8 +100,8 @@ absl::Status WindowChannel::OpenWindow() {
   FV_RETURN_IF_MPI_ERROR(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_));
   window_locked_ = true;
   rma_ = std::make_unique<MpiRma>(window_, base_, rank_, has_model && *model == MPI_WIN_UNIFIED);
-  context_ = std::make_unique<ChannelContext>(ChannelContext{
-      *rma_, layout_, options_, stats_, rank_, world_size_, *oversubscribed});
+  context_ = std::make_unique<ChannelContext>(
+      ChannelContext{*rma_, layout_, options_, stats_, rank_, world_size_, *oversubscribed});
   publisher_ = std::make_unique<Publisher>(*context_);
   receiver_ = std::make_unique<Receiver>(*context_);
   barrier_ = std::make_unique<DisseminationBarrier>(*context_);
@@ -122,10 +121,9 @@ absl::Status WindowChannel::Close() {
   if (closed_) return absl::OkStatus();
   closed_ = true;
   VLOG(1) << "group '" << options_.name << "' rank " << rank_ << ": closing; sent "
-          << stats_.objects_sent
-          << " objects (" << stats_.bytes_sent << " bytes), received "
-          << stats_.objects_received << " (" << stats_.bytes_received
-          << " bytes), " << stats_.entries_in_use << " entries unreclaimed";
+          << stats_.objects_sent << " objects (" << stats_.bytes_sent << " bytes), received "
+          << stats_.objects_received << " (" << stats_.bytes_received << " bytes), "
+          << stats_.entries_in_use << " entries unreclaimed";
   // Undo what OpenWindow did, all of it even when a step fails.
   absl::Status status;
   if (window_locked_) status.Update(MpiStatus(MPI_Win_unlock_all(window_), "MPI_Win_unlock_all"));
@@ -136,8 +134,8 @@ absl::Status WindowChannel::Close() {
 
 absl::Status WindowChannel::CheckOpen() const {
   if (!closed_ && context_) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat("group '", options_.name, "' rank ", rank_,
-                                                    ": the channel is closed"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("group '", options_.name, "' rank ", rank_, ": the channel is closed"));
 }
 
 absl::Status WindowChannel::Publish(MessageKind kind, int dst, absl::string_view bytes,

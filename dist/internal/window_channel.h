@@ -47,14 +47,14 @@
 #include "absl/types/span.h"
 #include "dist/byte_source.h"
 #include "dist/channel_stats.h"
-#include "dist/internal/deadline.h"
 #include "dist/internal/barrier.h"
 #include "dist/internal/channel_context.h"
+#include "dist/internal/deadline.h"
 #include "dist/internal/mpi_rma.h"
 #include "dist/internal/publisher.h"
 #include "dist/internal/receiver.h"
-#include "dist/message_key.h"
 #include "dist/internal/segment_layout.h"
+#include "dist/message_key.h"
 
 namespace fastvideo::dist {
 
@@ -63,8 +63,8 @@ class WindowChannel {
   // Collective over `comm`, which the channel takes over: it is freed by
   // Close(), or before Create returns an error. Every member must pass the
   // same segment_bytes, ring_slots and inbox shape.
-  static absl::StatusOr<std::unique_ptr<WindowChannel>> Create(
-      MPI_Comm comm, ChannelOptions options);
+  static absl::StatusOr<std::unique_ptr<WindowChannel>> Create(MPI_Comm comm,
+                                                               ChannelOptions options);
 
   WindowChannel(const WindowChannel&) = delete;
   WindowChannel& operator=(const WindowChannel&) = delete;
@@ -85,8 +85,7 @@ class WindowChannel {
   // once the last chunk is in the segment. Waits for room up to `deadline`,
   // then fails with ResourceExhausted naming the readers that hold it up;
   // a message cut short that way is withdrawn, never half-delivered.
-  absl::Status Publish(MessageKind kind, int dst, absl::string_view bytes,
-                       Deadline deadline);
+  absl::Status Publish(MessageKind kind, int dst, absl::string_view bytes, Deadline deadline);
 
   // The same for a message of `size` bytes that `write(destination, offset,
   // bytes)` puts, chunk by chunk, straight into this member's segment. It
@@ -111,9 +110,8 @@ class WindowChannel {
   // InvalidArgument (asked for as the wrong type), the message is copied
   // into `message` as well and Fetch returns OK with *read_in_place false,
   // so that the caller can keep it.
-  absl::Status Fetch(MessageKind kind, int src, Deadline deadline,
-                     std::string* message, InPlaceReader* in_place = nullptr,
-                     bool* read_in_place = nullptr);
+  absl::Status Fetch(MessageKind kind, int src, Deadline deadline, std::string* message,
+                     InPlaceReader* in_place = nullptr, bool* read_in_place = nullptr);
 
   // Waits until each of `srcs` has its next message of `kind` for this
   // rank here, looking at them all in this member's own memory (a pulled
@@ -122,8 +120,7 @@ class WindowChannel {
   // when a source published a message of another kind: the Fetch from it
   // says so. DeadlineExceeded names the key of the first source still
   // silent and the other silent ranks.
-  absl::Status AwaitPublished(MessageKind kind, absl::Span<const int> srcs,
-                              Deadline deadline);
+  absl::Status AwaitPublished(MessageKind kind, absl::Span<const int> srcs, Deadline deadline);
 
   // Dissemination barrier: ceil(log2(world_size)) rounds of one atomic add
   // and one wait each.
@@ -139,9 +136,7 @@ class WindowChannel {
 
   // What this member has published and not reclaimed yet: (key, time), in
   // publication order.
-  std::vector<std::pair<std::string, absl::Time>> entries() const {
-    return publisher_->entries();
-  }
+  std::vector<std::pair<std::string, absl::Time>> entries() const { return publisher_->entries(); }
   const ChannelStats& stats() const { return stats_; }
   absl::Duration data_expiration() const { return options_.data_expiration; }
   const SegmentLayout& layout() const { return layout_; }
