@@ -29,6 +29,10 @@ module load fastvideo_dist
 for tool in fastvideo-demo fastvideo-benchmark fastvideo-example fastvideo-mpilaunch; do
   command -v "$tool" >/dev/null || { echo "$tool is not in PATH"; exit 1; }
 done
+for help in --help -h; do
+  fastvideo-mpilaunch "$help" | grep -q "usage: mpilaunch.sh" ||
+    { echo "fastvideo-mpilaunch $help does not print its usage"; exit 1; }
+done
 
 cd "$WORK"
 echo "== mpicxx with pkg-config: $(pkg-config --cflags --libs fastvideo_dist)"

@@ -18,6 +18,7 @@
 #                 table reads better untagged).
 #   --program     the program, when options must follow it (as in
 #                 `bazel run //tools:demo -- --np 2`, whose BUILD rule names it).
+#   -h, --help    print this and exit.
 #
 # Every rank's output is tagged "[job,rank]<stdout>:" (unless --no-tag). The exit code is
 # non-zero if any rank failed.
@@ -38,8 +39,9 @@ while [ $# -gt 0 ]; do
     --time-limit) time_limit=$2; shift 2 ;;
     --program) program=("$2"); shift 2 ;;
     --no-tag) tag=(); shift ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     --) shift; break ;;
-    -*) echo "mpilaunch.sh: unknown option '$1'" >&2; exit 2 ;;
+    -*) echo "mpilaunch.sh: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
     *) break ;;
   esac
 done
