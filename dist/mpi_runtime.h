@@ -7,6 +7,8 @@
 //   }  // MPI_Finalize, if this object initialized MPI
 //
 // If MPI is already initialized, it does nothing now and nothing at the end.
+// Before MPI_Init it sets OMPI_MCA_osc (unless set) so that windows can span
+// separately launched jobs (see StatelessProcessGroup::Create(host, port...)).
 // The default thread level is MPI_THREAD_FUNNELED: osc/pt2pt (the TCP
 // transport) refuses MPI_THREAD_MULTIPLE, and a group is used from one
 // thread at a time anyway.

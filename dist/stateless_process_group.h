@@ -108,6 +108,27 @@ class StatelessProcessGroup {
   static absl::StatusOr<StatelessProcessGroup> CreateFromRanks(
       MPI_Comm parent, std::vector<int> ranks, GroupOptions options = {});
 
+  // The original's create(host, port, rank, world_size): one group of
+  // processes that may belong to separately launched MPI jobs. Each caller
+  // states its group rank; every process of `job` must call (with its own
+  // rank), and a job may hold any of the group's ranks. Group rank 0 listens
+  // on host:port (that address only: an IPv4 or IPv6 literal or a name)
+  // until every rank has joined, then the jobs connect over MPI
+  // (MPI_Comm_accept/connect, which in Open MPI needs one ompi-server all
+  // jobs point to: see fastvideo-ompi-server and fastvideo-mpilaunch
+  // --ompi-server). The group is then the same as one made by Create(comm),
+  // named host:port unless options.name says otherwise. Errors, each naming
+  // host:port: DeadlineExceeded (not every rank joined before `deadline`,
+  // default options.default_timeout from now, saying which are missing),
+  // AlreadyExists (the port is taken), InvalidArgument (a rank claimed
+  // twice or out of range, callers disagreeing on world_size),
+  // FailedPrecondition (this MPI runtime cannot connect jobs, saying how).
+  static absl::StatusOr<StatelessProcessGroup> Create(const std::string& host, int port,
+                                                      int rank, int world_size,
+                                                      GroupOptions options = {},
+                                                      MPI_Comm job = MPI_COMM_WORLD,
+                                                      Deadline deadline = {});
+
   StatelessProcessGroup(StatelessProcessGroup&&) noexcept;
   StatelessProcessGroup& operator=(StatelessProcessGroup&&) noexcept;
   ~StatelessProcessGroup();

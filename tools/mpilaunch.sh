@@ -3,7 +3,7 @@
 # tests, demo and benchmarks do.
 #
 #   usage: mpilaunch.sh [--np N] [--transport shm|tcp] [--time-limit SECONDS]
-#                       [--program BINARY | BINARY] [ARGS...]
+#                       [--ompi-server FILE] [--program BINARY | BINARY] [ARGS...]
 #
 #   --np          ranks (default: $NP, else 4); more ranks than cores run
 #                 oversubscribed.
@@ -14,6 +14,12 @@
 #   --time-limit  kill the job after this many seconds and report each
 #                 rank's state (default: Bazel's TEST_TIMEOUT less 20 s under
 #                 `bazel test`, else none).
+#   --ompi-server FILE
+#                 let this job connect to other jobs (StatelessProcessGroup::
+#                 Create with host and port) through the ompi-server whose
+#                 URI is in FILE (see ompi_server.sh; default:
+#                 $FASTVIDEO_OMPI_SERVER). Adds btl tcp and osc/pt2pt, which
+#                 connect jobs; within the job shm stays as it is.
 #   --no-tag      do not tag each output line with its rank (the demo's
 #                 table reads better untagged).
 #   --program     the program, when options must follow it (as in
@@ -27,6 +33,7 @@ set -euo pipefail
 np=${NP:-4}
 transport=${TRANSPORT:-shm}
 time_limit=
+ompi_server=${FASTVIDEO_OMPI_SERVER:-}
 program=()
 tag=(--tag-output)
 if [ -n "${TEST_TIMEOUT:-}" ]; then
@@ -37,6 +44,7 @@ while [ $# -gt 0 ]; do
     --np) np=$2; shift 2 ;;
     --transport) transport=$2; shift 2 ;;
     --time-limit) time_limit=$2; shift 2 ;;
+    --ompi-server) ompi_server=$2; shift 2 ;;
     --program) program=("$2"); shift 2 ;;
     --no-tag) tag=(); shift ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -78,15 +86,25 @@ unset GTEST_OUTPUT XML_OUTPUT_FILE TEST_PREMATURE_EXIT_FILE
 args=(-np "$np" --oversubscribe "${tag[@]}"
       --mca orte_tmpdir_base "$session_dir" --mca pml ob1)
 case "$transport" in
-  shm) args+=(--mca btl vader,self) ;;
+  shm) if [ -n "$ompi_server" ]; then
+         args+=(--mca btl vader,tcp,self --mca osc sm,rdma,pt2pt)
+       else
+         args+=(--mca btl vader,self)
+       fi ;;
   tcp) args+=(--mca btl tcp,self --mca btl_tcp_if_include lo
               --mca oob_tcp_if_include lo --mca osc pt2pt) ;;
   *) echo "mpilaunch.sh: unknown transport '$transport' (shm or tcp)" >&2
      exit 2 ;;
 esac
+if [ -n "$ompi_server" ]; then
+  [ -s "$ompi_server" ] || {
+    echo "mpilaunch.sh: no ompi-server URI in '$ompi_server' (start one: ompi_server.sh start --uri FILE)" >&2
+    exit 2; }
+  args+=(--ompi-server "file:$(cd "$(dirname "$ompi_server")" && pwd)/$(basename "$ompi_server")")
+fi
 if [ -n "$time_limit" ]; then
   args+=(--timeout "$time_limit" --report-state-on-timeout)
 fi
 
-echo "mpilaunch: $np ranks, transport $transport${time_limit:+, time limit ${time_limit}s}: $*"
+echo "mpilaunch: $np ranks, transport $transport${ompi_server:+, ompi-server $ompi_server}${time_limit:+, time limit ${time_limit}s}: $*"
 mpirun "${args[@]}" "$@"

@@ -1,0 +1,119 @@
+#include "dist/internal/job_merge.h"
+
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "dist/internal/mpi_error.h"
+
+namespace fastvideo::dist {
+namespace {
+
+constexpr const char kHowToConnect[] =
+    "start one ompi-server (fastvideo-ompi-server start --uri FILE) and launch every job with "
+    "fastvideo-mpilaunch --ompi-server FILE (or mpirun --ompi-server file:FILE --mca osc "
+    "sm,rdma,pt2pt)";
+
+// An MCA variable's value through the MPI tool interface, or nullopt.
+std::optional<std::string> ReadMcaString(const char* name) {
+  int provided = 0;
+  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return std::nullopt;
+  std::optional<std::string> value;
+  int index = 0, count = 0;
+  MPI_T_cvar_handle handle;
+  if (MPI_T_cvar_get_index(name, &index) == MPI_SUCCESS &&
+      MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count) == MPI_SUCCESS) {
+    std::vector<char> buffer(std::max(count, 1) + 4096, '\0');
+    if (MPI_T_cvar_read(handle, buffer.data()) == MPI_SUCCESS) value = buffer.data();
+    MPI_T_cvar_handle_free(&handle);
+  }
+  MPI_T_finalize();
+  return value;
+}
+
+// Whether an MCA component list ("a,b", "^a,b" or empty: all) admits `name`.
+bool Admits(const std::string& list, absl::string_view name) {
+  if (list.empty()) return true;
+  const bool exclude = list[0] == '^';
+  bool listed = false;
+  for (absl::string_view item : absl::StrSplit(exclude ? list.substr(1) : list, ',')) {
+    listed |= item == name;
+  }
+  return exclude != listed;
+}
+
+}  // namespace
+
+absl::Status CanConnectJobs() {
+  std::optional<std::string> server = ReadMcaString("pmix_server_uri");
+  if (!server || server->empty()) {
+    const char* from_env = std::getenv("OMPI_MCA_pmix_server_uri");
+    server = from_env ? std::optional<std::string>(from_env) : std::nullopt;
+  }
+  if (!server || server->empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("this process's MPI job was not started with an ompi-server, which Open MPI "
+                     "needs to connect separately launched jobs; ",
+                     kHowToConnect));
+  }
+  const std::optional<std::string> osc = ReadMcaString("osc");
+  if (osc && (!Admits(*osc, "pt2pt") || Admits(*osc, "ucx"))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this process's MCA setting osc='", *osc, "' ",
+        Admits(*osc, "pt2pt") ? "admits osc/ucx, which lost one-sided updates between jobs"
+                              : "excludes osc/pt2pt, the one-sided component that works "
+                                "between jobs",
+        "; fastvideo::MpiRuntime sets osc=sm,rdma,pt2pt when OMPI_MCA_osc is unset, else ",
+        kHowToConnect));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BcastStatus(MPI_Comm comm, int root, const absl::Status& status) {
+  int header[2] = {static_cast<int>(status.code()), static_cast<int>(status.message().size())};
+  FV_RETURN_IF_MPI_ERROR(MPI_Bcast(header, 2, MPI_INT, root, comm));
+  if (header[0] == 0) return absl::OkStatus();
+  std::string message(status.message());
+  message.resize(header[1]);
+  FV_RETURN_IF_MPI_ERROR(MPI_Bcast(message.data(), header[1], MPI_CHAR, root, comm));
+  return absl::Status(static_cast<absl::StatusCode>(header[0]), message);
+}
+
+namespace {
+
+absl::StatusOr<MPI_Comm> Merge(MPI_Comm intercomm, bool high, const char* call, int code) {
+  if (code != MPI_SUCCESS) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(call, " failed (", MpiStatus(code, call).message(), "); ", kHowToConnect));
+  }
+  MPI_Comm merged;
+  code = MPI_Intercomm_merge(intercomm, high ? 1 : 0, &merged);
+  MPI_Comm_disconnect(&intercomm);
+  FV_RETURN_IF_MPI_ERROR(code);
+  MPI_Comm_set_errhandler(merged, MPI_ERRORS_RETURN);
+  return merged;
+}
+
+}  // namespace
+
+absl::StatusOr<MPI_Comm> AcceptJob(MPI_Comm group, const std::string& port_name) {
+  MPI_Comm intercomm;
+  const int code =
+      MPI_Comm_accept(port_name.c_str(), MPI_INFO_NULL, 0, group, &intercomm);
+  return Merge(intercomm, /*high=*/false, "MPI_Comm_accept", code);
+}
+
+absl::StatusOr<MPI_Comm> ConnectJob(MPI_Comm job, const std::string& port_name) {
+  MPI_Comm intercomm;
+  const int code =
+      MPI_Comm_connect(port_name.c_str(), MPI_INFO_NULL, 0, job, &intercomm);
+  return Merge(intercomm, /*high=*/true, "MPI_Comm_connect", code);
+}
+
+}  // namespace fastvideo::dist

@@ -1,0 +1,50 @@
+# What the cross-job tests share: a private ompi-server, a free port, jobs of
+# tests/cross_job_bin launched with tools/mpilaunch.sh, and their checks.
+# Expects $transport; sourced from the workspace root (Bazel's runfiles).
+tmp=$(mktemp -d /tmp/fvxjob.XXXXXX)  # short: Open MPI's session paths
+uri="$tmp/ompi-server.uri"
+failed=0
+tools/ompi_server.sh start --uri "$uri" || exit 1
+trap 'tools/ompi_server.sh stop --uri "$uri"; rm -rf "$tmp"' EXIT
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+fail() { echo "FAIL: $*"; failed=1; }
+
+# launch NAME NP ARGS...: one job of cross_job_bin, its output in
+# $tmp/NAME.log; without_server=1 leaves out the ompi-server.
+launch() {
+  local name=$1 np=$2 server=(--ompi-server "$uri")
+  shift 2
+  [ "${without_server:-0}" = 1 ] && server=()
+  tools/mpilaunch.sh --np "$np" --transport "$transport" "${server[@]}" \
+      --time-limit 240 tests/cross_job_bin "$@" >"$tmp/$name.log" 2>&1
+}
+
+# singleton NAME ARGS...: cross_job_bin started without mpirun.
+singleton() {
+  local name=$1
+  shift
+  OMPI_MCA_orte_tmpdir_base="$tmp" timeout 240 tests/cross_job_bin "$@" >"$tmp/$name.log" 2>&1
+}
+
+# expect_exit CODE PID NAME: waits for the job and checks how it ended.
+expect_exit() {
+  local want=$1 pid=$2 name=$3 got
+  wait "$pid"
+  got=$?
+  echo "== job $name exited $got"
+  sed "s/^/  $name| /" "$tmp/$name.log"
+  if [ "$want" = nonzero ]; then
+    [ "$got" -ne 0 ] || fail "job $name exited 0"
+  else
+    [ "$got" -eq "$want" ] || fail "job $name exited $got, expected $want"
+  fi
+}
+
+finish() {
+  [ "$failed" -eq 0 ] && echo "PASS" || echo "FAILED"
+  exit "$failed"
+}
