@@ -8,7 +8,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "dist/internal/lifelines.h"
 #include "dist/internal/mpi_error.h"
+#include "dist/internal/roll_call.h"
 #include "dist/internal/window_channel.h"
 
 namespace fastvideo {
@@ -21,6 +23,8 @@ struct StatelessProcessGroup::Impl {
   std::vector<int> parent_ranks;
   GroupOptions options;
   std::unique_ptr<dist::WindowChannel> channel;
+  // Groups across jobs only (see dist/internal/lifelines.h).
+  std::shared_ptr<dist::Lifelines> lifelines;
   // Payloads asked for as the wrong type, by source: kept for the next call.
   std::vector<std::optional<std::string>> held_p2p;
   std::vector<std::optional<std::string>> held_bcast;
@@ -71,7 +75,16 @@ absl::StatusOr<std::vector<int>> ParentRanksOf(MPI_Comm comm, MPI_Comm parent) {
 }  // namespace
 
 absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::Create(
-    MPI_Comm parent, GroupOptions options) {
+    MPI_Comm parent, GroupOptions options, Deadline deadline) {
+  int parent_size = 0;
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_size(parent, &parent_size));
+  std::vector<int> everyone(parent_size);
+  std::iota(everyone.begin(), everyone.end(), 0);
+  if (absl::Status status = dist::RollCall(
+          parent, everyone, deadline.value_or(absl::Now() + options.default_timeout), "Create");
+      !status.ok()) {
+    return status;
+  }
   MPI_Comm comm;
   FV_RETURN_IF_MPI_ERROR(MPI_Comm_dup(parent, &comm));
   absl::StatusOr<std::vector<int>> parent_ranks = ParentRanksOf(comm, parent);
@@ -83,8 +96,10 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::Create(
 }
 
 absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::FromOwnedComm(
-    MPI_Comm comm, std::vector<int> parent_ranks, GroupOptions options) {
+    MPI_Comm comm, std::vector<int> parent_ranks, GroupOptions options,
+    std::shared_ptr<dist::Lifelines> lifelines) {
   auto impl = std::make_unique<Impl>();
+  impl->lifelines = std::move(lifelines);
   impl->parent_ranks = std::move(parent_ranks);
   impl->options = std::move(options);
   impl->name = impl->options.name.empty() ? DefaultName(impl->parent_ranks)
@@ -107,6 +122,11 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::FromOwnedComm(
       absl::Seconds(impl->options.data_expiration_seconds);
   channel_options.clock = impl->options.clock;
   channel_options.verify_payloads = impl->options.verify_payloads;
+  if (impl->lifelines) {
+    channel_options.peers_alive = [lifelines = impl->lifelines, where = impl->name] {
+      return lifelines->Check(absl::StrCat("group '", where, "'"));
+    };
+  }
   absl::StatusOr<std::unique_ptr<dist::WindowChannel>> channel =
       dist::WindowChannel::Create(comm, std::move(channel_options));
   if (!channel.ok()) return channel.status();  // Create freed the communicator
@@ -119,7 +139,7 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::FromOwnedComm(
 }
 
 absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::CreateFromRanks(
-    MPI_Comm parent, std::vector<int> ranks, GroupOptions options) {
+    MPI_Comm parent, std::vector<int> ranks, GroupOptions options, Deadline deadline) {
   int parent_rank = 0, parent_size = 0;
   FV_RETURN_IF_MPI_ERROR(MPI_Comm_rank(parent, &parent_rank));
   FV_RETURN_IF_MPI_ERROR(MPI_Comm_size(parent, &parent_size));
@@ -140,6 +160,12 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::CreateFromRanks(
         "CreateFromRanks: called on parent rank ", parent_rank,
         ", which is not in the list [", absl::StrJoin(ranks, ","),
         "]; only the listed ranks take part"));
+  }
+  if (absl::Status status =
+          dist::RollCall(parent, ranks, deadline.value_or(absl::Now() + options.default_timeout),
+                         "CreateFromRanks");
+      !status.ok()) {
+    return status;
   }
   MPI_Group parent_group, group;
   FV_RETURN_IF_MPI_ERROR(MPI_Comm_group(parent, &parent_group));
@@ -180,12 +206,18 @@ StatelessProcessGroup::~StatelessProcessGroup() {
   }
 }
 
-absl::Status StatelessProcessGroup::Close() {
+absl::Status StatelessProcessGroup::Close(Deadline deadline) {
   if (!impl_) {
     return absl::FailedPreconditionError(
         "StatelessProcessGroup::Close on a moved-from or closed group");
   }
-  absl::Status status = impl_->channel->Close();
+  absl::Status status;
+  if (absl::Status alive = CheckUsable("Close"); !alive.ok()) {
+    // Nothing collective with members that are gone: it would never end.
+    status = impl_->channel->Abandon(alive);
+  } else {
+    status = impl_->channel->CloseWhenAllCome(ResolveDeadline(impl_->options, deadline));
+  }
   impl_.reset();
   return status;
 }
@@ -207,9 +239,15 @@ MPI_Comm StatelessProcessGroup::comm() const {
 }
 
 absl::Status StatelessProcessGroup::CheckUsable(const char* call) const {
-  if (impl_) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "StatelessProcessGroup::", call, " on a moved-from or closed group"));
+  if (!impl_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "StatelessProcessGroup::", call, " on a moved-from or closed group"));
+  }
+  if (!impl_->lifelines) return absl::OkStatus();
+  absl::Status alive = impl_->lifelines->Check(
+      absl::StrCat("group '", impl_->name, "' rank ", rank(), "/", world_size()));
+  if (alive.ok()) return alive;
+  return absl::Status(alive.code(), absl::StrCat(call, ": ", alive.message()));
 }
 
 absl::Status StatelessProcessGroup::CheckPeer(const char* call, int peer) const {

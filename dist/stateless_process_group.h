@@ -35,7 +35,8 @@
 // Threads: use a group from one thread at a time. Progress: with osc/pt2pt
 // (TCP), one-sided operations reach a member only while it is in an MPI
 // call; call progress() from long compute loops if peers wait on you.
-// Lifetime: destruction (or Close()) is collective over the members.
+// Lifetime: destruction (or Close()) is collective over the members, and
+// bounded: members that never come are left behind (see Close).
 #ifndef FASTVIDEO_DIST_STATELESS_PROCESS_GROUP_H_
 #define FASTVIDEO_DIST_STATELESS_PROCESS_GROUP_H_
 
@@ -63,6 +64,9 @@ class Tensor;
 }  // namespace at
 
 namespace fastvideo {
+namespace dist {
+class Lifelines;
+}  // namespace dist
 
 struct GroupOptions {
   // Shown in errors and logs; empty: derived from the member ranks.
@@ -100,13 +104,20 @@ class StatelessProcessGroup {
  public:
   using Deadline = std::optional<absl::Time>;
 
-  // Collective over `parent`: a group of all its ranks.
+  // Collective over `parent`: a group of all its ranks. If some rank does
+  // not call before `deadline` (default: options.default_timeout from now),
+  // the others get DeadlineExceeded naming it (see dist/internal/roll_call.h
+  // for what that leaves behind).
   static absl::StatusOr<StatelessProcessGroup> Create(MPI_Comm parent,
-                                                      GroupOptions options = {});
+                                                      GroupOptions options = {},
+                                                      Deadline deadline = {});
   // Collective over the listed ranks of `parent` only; group rank i is
-  // parent rank ranks[i]. Ranks outside the list do not call anything.
-  static absl::StatusOr<StatelessProcessGroup> CreateFromRanks(
-      MPI_Comm parent, std::vector<int> ranks, GroupOptions options = {});
+  // parent rank ranks[i]. Ranks outside the list do not call anything. A
+  // listed rank that does not call before `deadline` is named as in Create.
+  static absl::StatusOr<StatelessProcessGroup> CreateFromRanks(MPI_Comm parent,
+                                                               std::vector<int> ranks,
+                                                               GroupOptions options = {},
+                                                               Deadline deadline = {});
 
   // The original's create(host, port, rank, world_size): one group of
   // processes that may belong to separately launched MPI jobs. Each caller
@@ -134,8 +145,13 @@ class StatelessProcessGroup {
   ~StatelessProcessGroup();
 
   // Collective: frees the window and the communicator; unread messages are
-  // dropped. Later calls fail with FailedPrecondition.
-  absl::Status Close();
+  // dropped. Later calls fail with FailedPrecondition. The members first
+  // meet (a barrier until `deadline`, default options.default_timeout); if
+  // some never come (their job died), the group is abandoned instead of
+  // freed (nothing collective is called, so nothing hangs; its window stays
+  // allocated until MPI_Finalize) and Close returns Unavailable naming who
+  // did not come. A new group can be formed right after either way.
+  absl::Status Close(Deadline deadline = {});
 
   int rank() const;
   int world_size() const;
@@ -240,9 +256,11 @@ class StatelessProcessGroup {
  private:
   struct Impl;
   explicit StatelessProcessGroup(std::unique_ptr<Impl> impl);
-  // Builds a group on `comm`, which it takes over (and frees on failure).
+  // Builds a group on `comm`, which it takes over (and frees on failure);
+  // a group across jobs also takes its members' lifelines.
   static absl::StatusOr<StatelessProcessGroup> FromOwnedComm(
-      MPI_Comm comm, std::vector<int> parent_ranks, GroupOptions options);
+      MPI_Comm comm, std::vector<int> parent_ranks, GroupOptions options,
+      std::shared_ptr<dist::Lifelines> lifelines = nullptr);
 
   absl::Status CheckUsable(const char* call) const;
   absl::Status CheckPeer(const char* call, int peer) const;

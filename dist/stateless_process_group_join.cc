@@ -3,6 +3,7 @@
 // connect/accept between jobs (dist/internal/job_merge).
 #include <glog/logging.h>
 
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -12,6 +13,7 @@
 #include "dist/internal/job_merge.h"
 #include "dist/internal/join_listener.h"
 #include "dist/internal/join_wire.h"
+#include "dist/internal/lifelines.h"
 #include "dist/internal/mpi_error.h"
 #include "dist/internal/tcp_socket.h"
 #include "dist/stateless_process_group.h"
@@ -20,6 +22,13 @@ namespace fastvideo {
 namespace {
 
 using dist::JoinHello;
+
+// What joining gives a process: the communicator of all members (to be
+// reordered), and its lifelines to them.
+struct Joined {
+  MPI_Comm comm = MPI_COMM_NULL;
+  std::shared_ptr<dist::Lifelines> lifelines;
+};
 
 // This process's job as its members see it (collective over `job`).
 struct JobView {
@@ -68,33 +77,47 @@ absl::Status SurveyJob(MPI_Comm job, int rank, int world_size, uint32_t flags, J
   return absl::OkStatus();
 }
 
-// The job that holds group rank 0: listens, then accepts the other jobs
-// one at a time. Returns the merged communicator, the listener first.
-absl::StatusOr<MPI_Comm> HostGroup(const JobView& view, const std::string& host, int port,
-                                   absl::Time deadline, const absl::Status& can_connect) {
+// The job that holds group rank 0: listens (its other members connect only
+// to leave a lifeline), then accepts the other jobs one at a time. Returns
+// the merged communicator, the listener first.
+absl::StatusOr<Joined> HostGroup(const JobView& view, const std::string& host, int port,
+                                 absl::Time deadline, const absl::Status& can_connect) {
   const bool is_listener = view.job_rank == *view.listener;
   MPI_Comm group;
   FV_RETURN_IF_MPI_ERROR(MPI_Comm_split(view.comm, 0, is_listener ? 0 : 1 + view.job_rank, &group));
   std::optional<dist::JoinListener> listener;
   absl::Status status;
-  int jobs = 0;
-  char port_name[MPI_MAX_PORT_NAME] = {};
   if (is_listener) {
     absl::StatusOr<dist::JoinListener> started = dist::JoinListener::Start(
         host, port, view.hellos.front().world_size, view.hellos, can_connect.ok());
     status = started.status();
-    if (status.ok()) {
-      listener.emplace(*std::move(started));
-      status = listener->AwaitAll(deadline);
-      jobs = listener->guest_job_count();
+    if (status.ok()) listener.emplace(*std::move(started));
+  }
+  status = dist::BcastStatus(group, 0, status);
+  const bool started = status.ok();
+  dist::Socket lifeline;
+  if (status.ok() && !is_listener) {
+    // Best effort: if it fails, the listener names this rank at its deadline.
+    absl::StatusOr<dist::Socket> connected = dist::Connect(host, port, deadline);
+    if (connected.ok()) {
+      const auto bytes = dist::EncodeHello(view.hellos[view.job_rank]);
+      if (dist::WriteAll(*connected, {bytes.data(), bytes.size()}, deadline).ok()) {
+        lifeline = *std::move(connected);
+      }
     }
+  }
+  int jobs = 0;
+  char port_name[MPI_MAX_PORT_NAME] = {};
+  if (is_listener && status.ok()) {
+    status = listener->AwaitAll(deadline);
+    jobs = listener->guest_job_count();
     if (absl::IsFailedPrecondition(status) && !can_connect.ok()) status = can_connect;
     if (status.ok() && jobs > 0) {
       status = dist::MpiStatus(MPI_Open_port(MPI_INFO_NULL, port_name), "MPI_Open_port");
       if (!status.ok()) listener->FailAll(status);
     }
   }
-  status = dist::BcastStatus(group, 0, status);
+  if (started) status = dist::BcastStatus(group, 0, status);
   if (status.ok()) status = dist::MpiStatus(MPI_Bcast(&jobs, 1, MPI_INT, 0, group), "MPI_Bcast");
   for (int job = 0; status.ok() && job < jobs; ++job) {
     if (is_listener) status = listener->Release(job, port_name, deadline);
@@ -113,7 +136,9 @@ absl::StatusOr<MPI_Comm> HostGroup(const JobView& view, const std::string& host,
     MPI_Comm_free(&group);
     return status;
   }
-  return group;
+  return Joined{group, std::make_shared<dist::Lifelines>(
+                          is_listener ? dist::Lifelines::ForRankZero(listener->TakeLifelines())
+                                      : dist::Lifelines::ToRankZero(std::move(lifeline)))};
 }
 
 // Sends this process's hello and waits for the listener's answer: the MPI
@@ -147,8 +172,8 @@ absl::StatusOr<std::string> Knock(const std::string& host, int port, const JoinH
 
 // A job without group rank 0: every member knocks; once all are admitted
 // the job connects, then helps accept the jobs released after it.
-absl::StatusOr<MPI_Comm> JoinGroup(const JobView& view, const std::string& host, int port,
-                                   absl::Time deadline, const absl::Status& can_connect) {
+absl::StatusOr<Joined> JoinGroup(const JobView& view, const std::string& host, int port,
+                                 absl::Time deadline, const absl::Status& can_connect) {
   const std::string where = dist::HostPort(host, port);
   dist::Socket socket;
   dist::JoinReplyHeader header;
@@ -173,7 +198,6 @@ absl::StatusOr<MPI_Comm> JoinGroup(const JobView& view, const std::string& host,
   if (view.job_rank == 0) {
     if (status = dist::WriteAll(socket, dist::kJoinAck, deadline); !status.ok()) return status;
   }
-  socket.Close();
   absl::StatusOr<MPI_Comm> group = dist::ConnectJob(view.comm, *port_name);
   if (!group.ok()) return group.status();
   for (uint32_t job = header.job_index + 1; job < header.job_count; ++job) {
@@ -184,7 +208,8 @@ absl::StatusOr<MPI_Comm> JoinGroup(const JobView& view, const std::string& host,
     if (!merged.ok()) return merged.status();
     group = merged;
   }
-  return group;
+  return Joined{
+      *group, std::make_shared<dist::Lifelines>(dist::Lifelines::ToRankZero(std::move(socket)))};
 }
 
 }  // namespace
@@ -204,20 +229,21 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::Create(
       !status.ok()) {
     return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
   }
-  absl::StatusOr<MPI_Comm> merged = view.listener
-                                        ? HostGroup(view, host, port, until, can_connect)
-                                        : JoinGroup(view, host, port, until, can_connect);
-  if (!merged.ok()) return merged.status();
+  absl::StatusOr<Joined> joined = view.listener
+                                      ? HostGroup(view, host, port, until, can_connect)
+                                      : JoinGroup(view, host, port, until, can_connect);
+  if (!joined.ok()) return joined.status();
   // Group rank = the rank each caller asked for.
   MPI_Comm ordered;
-  const int code = MPI_Comm_split(*merged, 0, rank, &ordered);
-  MPI_Comm_free(&*merged);
+  const int code = MPI_Comm_split(joined->comm, 0, rank, &ordered);
+  MPI_Comm_free(&joined->comm);
   FV_RETURN_IF_MPI_ERROR(code);
   if (options.name.empty()) options.name = where;
   std::vector<int> ranks(world_size);
   std::iota(ranks.begin(), ranks.end(), 0);
   VLOG(1) << where << ": rank " << rank << " of " << world_size << " joined";
-  return FromOwnedComm(ordered, std::move(ranks), std::move(options));
+  return FromOwnedComm(ordered, std::move(ranks), std::move(options),
+                       std::move(joined->lifelines));
 }
 
 }  // namespace fastvideo

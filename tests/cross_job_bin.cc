@@ -51,6 +51,7 @@ ABSL_FLAG(std::string, expect_code, "", "error: the absl::StatusCode name Create
 ABSL_FLAG(std::string, expect_text, "", "error: what its message must contain");
 ABSL_FLAG(bool, hold_port, false, "error: bind --port before calling Create (port taken)");
 ABSL_FLAG(int, victim, -1, "killed: the group rank whose job dies");
+ABSL_FLAG(std::string, victims, "", "killed: every group rank of the victim's job");
 
 namespace {
 
@@ -197,6 +198,58 @@ int RunError(int rank) {
   return failures == 0 ? 0 : 1;
 }
 
+// The job holding --victim dies after forming the group with the others;
+// they must see errors naming it within their deadlines, close, and form a
+// new group on --port2 with its restarted job.
+int RunKilled(int rank) {
+  const int victim = absl::GetFlag(FLAGS_victim);
+  const std::string job_ranks = absl::StrCat(",", absl::GetFlag(FLAGS_ranks), ",");
+  const bool dies = absl::StrContains(job_ranks, absl::StrCat(",", victim, ","));
+  {
+    auto group = Form(absl::GetFlag(FLAGS_port), rank);
+    EXPECT_THAT(group.ok(), group.status().ToString());
+    if (!group.ok()) return 1;
+    // The victim dies once rank 0 is past the barrier (told point to point),
+    // so that what fails after is what its death did.
+    EXPECT_OK(group->barrier(Deadline()));
+    if (rank == 0) EXPECT_OK(group->send_obj(0, victim, Deadline()));
+    if (rank == victim) EXPECT_OK(group->recv_obj<int>(0, Deadline()).status());
+    if (rank == victim) std::raise(SIGKILL);
+    if (dies) {  // mpirun ends the victim's job mates
+      (void)group->recv_obj<int>(victim, Deadline());
+      return 3;
+    }
+    const absl::Duration patience = absl::Seconds(5);
+    const absl::Time start = absl::Now();
+    // The victim's job mates die with it; whichever is seen gone first is named.
+    auto names_the_dead = [&](const absl::Status& status) {
+      for (absl::string_view dead : absl::StrSplit(absl::GetFlag(FLAGS_victims), ',')) {
+        if (absl::StrContains(status.message(), absl::StrCat("rank ", dead, " is gone")) ||
+            absl::StrContains(status.message(), "are gone")) {
+          return absl::IsUnavailable(status);
+        }
+      }
+      return false;
+    };
+    auto got = group->recv_obj<int>(victim, absl::Now() + patience);
+    EXPECT_THAT(names_the_dead(got.status()), "recv_obj: ", got.status().ToString());
+    absl::Status barrier = group->barrier(absl::Now() + patience);
+    EXPECT_THAT(names_the_dead(barrier), "barrier: ", barrier.ToString());
+    absl::Status closed = group->Close(absl::Now() + patience);
+    std::printf("%s: after the victim's death: recv_obj: %s; barrier: %s; Close: %s (%s)\n",
+                me.c_str(), got.status().ToString().c_str(), barrier.ToString().c_str(),
+                closed.ToString().c_str(), absl::FormatDuration(absl::Now() - start).c_str());
+    EXPECT_THAT(absl::IsUnavailable(closed), closed.ToString());
+  }
+  auto group = Form(absl::GetFlag(FLAGS_port2), rank);
+  EXPECT_THAT(group.ok(), "forming again: ", group.status().ToString());
+  if (!group.ok()) return 1;
+  Exchange(*group, 0);
+  EXPECT_OK(group->Close());
+  std::printf("%s: formed again with the restarted job\n", me.c_str());
+  return failures == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +260,7 @@ int main(int argc, char** argv) {
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
   if (scenario == "exchange") return RunExchange(rank);
   if (scenario == "error") return RunError(rank);
+  if (scenario == "killed") return RunKilled(rank);
   std::fprintf(stderr, "unknown --scenario=%s\n", scenario.c_str());
   return 2;
 }

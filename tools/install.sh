@@ -5,7 +5,9 @@
 #
 #   DIR/lib/libfastvideo_dist.so                  the library
 #   DIR/include/fastvideo_dist/{dist,tensor}/*.h   its public headers
-#   DIR/bin/fastvideo-{demo,benchmark,example,mpilaunch}
+#   DIR/bin/fastvideo-{demo,benchmark,example,mpilaunch,ompi-server}
+#   DIR/bin/fastvideo-weight-sync{,-example}         the cross-job example
+# Everything is built optimized (-c opt) whatever mode Bazel runs in.
 #   DIR/lib/pkgconfig/fastvideo_dist.pc
 #   DIR/lib/cmake/fastvideo_dist/fastvideo_distConfig.cmake
 #   DIR/modulefiles/fastvideo_dist/VERSION        (Tcl: Lmod and Environment Modules)
@@ -71,6 +73,9 @@ install -m 755 "$src/tools/demo_bin" "$prefix/bin/fastvideo-demo"
 install -m 755 "$src/tools/channel_benchmark" "$prefix/bin/fastvideo-benchmark"
 install -m 755 "$src/tools/example_bin" "$prefix/bin/fastvideo-example"
 install -m 755 "$src/tools/mpilaunch.sh" "$prefix/bin/fastvideo-mpilaunch"
+install -m 755 "$src/tools/ompi_server.sh" "$prefix/bin/fastvideo-ompi-server"
+install -m 755 "$src/tools/weight_sync_example_bin" "$prefix/bin/fastvideo-weight-sync"
+install -m 755 "$src/tools/weight_sync_example.sh" "$prefix/bin/fastvideo-weight-sync-example"
 install -m 644 "$src"/tools/slurm/*.sbatch "$prefix/share/fastvideo_dist/slurm/"
 
 fill() {  # fill TEMPLATE OUTPUT

@@ -7,6 +7,12 @@ set -euo pipefail
 
 prefix="$TEST_TMPDIR/prefix"
 work="$TEST_TMPDIR/consumer"
+# Built optimized whatever mode this test was built in (tools/optimized.bzl).
+library=$(readlink -f tools/libfastvideo_dist.so)
+case "$library" in
+  */k8-opt*) echo "== the installed library comes from $library" ;;
+  *) echo "the installed library was not built with -c opt: $library"; exit 1 ;;
+esac
 tools/install --prefix "$prefix"
 mkdir -p "$work"
 cp tests/install/consumer.cc tests/install/CMakeLists.txt "$work/"
@@ -26,15 +32,21 @@ before=$(snapshot)
 module use "$PREFIX/modulefiles"
 module load fastvideo_dist
 [ "$FASTVIDEO_DIST_ROOT" = "$PREFIX" ] || { echo "FASTVIDEO_DIST_ROOT=$FASTVIDEO_DIST_ROOT"; exit 1; }
-for tool in fastvideo-demo fastvideo-benchmark fastvideo-example fastvideo-mpilaunch; do
+for tool in fastvideo-demo fastvideo-benchmark fastvideo-example fastvideo-mpilaunch \
+    fastvideo-ompi-server fastvideo-weight-sync fastvideo-weight-sync-example; do
   command -v "$tool" >/dev/null || { echo "$tool is not in PATH"; exit 1; }
 done
 for help in --help -h; do
   fastvideo-mpilaunch "$help" | grep -q "usage: mpilaunch.sh" ||
     { echo "fastvideo-mpilaunch $help does not print its usage"; exit 1; }
+  fastvideo-ompi-server "$help" | grep -q "usage: ompi_server.sh" ||
+    { echo "fastvideo-ompi-server $help does not print its usage"; exit 1; }
 done
 
 cd "$WORK"
+echo "== two jobs through the installed ompi-server helper"
+fastvideo-weight-sync-example --server-ranks 2 | tee sync.log
+[ "$(grep -c "id of 128 bytes (intact); 3 parameters" sync.log)" -eq 3 ]
 echo "== mpicxx with pkg-config: $(pkg-config --cflags --libs fastvideo_dist)"
 mpicxx consumer.cc -o consumer_pkgconfig $(pkg-config --cflags --libs fastvideo_dist)
 echo "== CMake find_package"

@@ -30,6 +30,9 @@ absl::Status DisseminationBarrier::AwaitRound(int round, int from, Deadline& dea
       return status;
     }
     if (arrivals >= epoch_) return absl::OkStatus();
+    if (backoff.ShouldCheckClock()) {
+      if (absl::Status alive = ctx_.PeersAlive(); !alive.ok()) return alive;
+    }
     if (backoff.ShouldCheckClock() && deadline.Passed()) {
       return absl::DeadlineExceededError(
           absl::StrCat(ctx_.Where(), ": barrier #", epoch_ - 1, " timed out in round ", round,

@@ -40,6 +40,9 @@ struct ChannelOptions {
   // chunk's descriptor after reading it, which catches a chunk that expired
   // (and was reused) while it was being read.
   bool verify_payloads = false;
+  // Groups across jobs (see lifelines.h): OK while every member lives, else
+  // Unavailable naming who is gone. Waits check it before they touch peers.
+  std::function<absl::Status()> peers_alive;
 };
 
 struct ChannelContext {
@@ -53,6 +56,10 @@ struct ChannelContext {
 
   // "group 'name' rank r/n (parent rank p)"
   std::string Where() const;
+  // options.peers_alive(), or OK for a group within one job.
+  absl::Status PeersAlive() const {
+    return options.peers_alive ? options.peers_alive() : absl::OkStatus();
+  }
   // "rank r", with its parent rank when that differs (a subgroup).
   std::string RankName(int rank) const;
 };

@@ -42,7 +42,9 @@ absl::StatusOr<JoinListener> JoinListener::Start(const std::string& host, int po
         !status.ok()) {
       return status;
     }
+    if (hello.rank != 0) listener.own_members_.push_back(hello.rank);
   }
+  listener.own_token_ = own_job.front().job_token;
   return listener;
 }
 
@@ -54,10 +56,14 @@ JoinListener::JoinListener(std::string where, Socket listener, int world_size,
       can_connect_jobs_(can_connect_jobs) {}
 
 absl::Status JoinListener::AwaitAll(absl::Time deadline) {
-  while (!roster_.complete()) {
+  while (!roster_.complete() || lifelines_.size() < own_members_.size()) {
     if (absl::Now() >= deadline) {
       absl::Status status = absl::DeadlineExceededError(absl::StrCat(
-          where_, ": the group did not form before the deadline: ", roster_.Progress()));
+          where_, ": the group did not form before the deadline: ", roster_.Progress(),
+          roster_.complete() ? absl::StrCat(" (but only ", lifelines_.size(), " of ",
+                                            own_members_.size(),
+                                            " members of rank 0's job connected)")
+                             : ""));
       FailAll(status);
       return status;
     }
@@ -126,6 +132,10 @@ absl::Status JoinListener::ReadHellos() {
       LOG(WARNING) << where_ << ": dropped a connection: " << hello.status().message();
       continue;
     }
+    if (hello->job_token == own_token_) {
+      AdmitOwnJobMember(*hello, std::move(pending.socket));
+      continue;
+    }
     absl::Status admitted = roster_.Admit(*hello, /*host_job=*/false, can_connect_jobs_);
     joined_.push_back({std::move(pending.socket), *hello});
     if (!admitted.ok()) return admitted;  // the caller tells everyone, this one too
@@ -133,6 +143,23 @@ absl::Status JoinListener::ReadHellos() {
   }
   pending_ = std::move(still_pending);
   return absl::OkStatus();
+}
+
+void JoinListener::AdmitOwnJobMember(const JoinHello& hello, Socket socket) {
+  const bool member =
+      std::find(own_members_.begin(), own_members_.end(), hello.rank) != own_members_.end();
+  const bool known = std::any_of(lifelines_.begin(), lifelines_.end(),
+                                 [&](const auto& link) { return link.first == static_cast<int>(hello.rank); });
+  if (!member || known) {
+    LOG(WARNING) << where_ << ": dropped a connection with rank 0's job token for rank "
+                 << hello.rank << (member ? ", which has connected already" : ", not of it");
+    return;
+  }
+  lifelines_.emplace_back(hello.rank, std::move(socket));
+}
+
+std::vector<std::pair<int, Socket>> JoinListener::TakeLifelines() {
+  return std::move(lifelines_);
 }
 
 void JoinListener::DropLeavers() {
@@ -195,8 +222,14 @@ absl::Status JoinListener::Release(int job, const std::string& port_name, absl::
   if (status.ok() && absl::string_view(ack, sizeof ack) != kJoinAck) {
     status = absl::DataLossError("it answered something other than its ack");
   }
-  members.clear();  // released: hang up
-  if (status.ok()) return status;
+  if (status.ok()) {
+    for (Joined& member : members) {
+      lifelines_.emplace_back(member.hello.rank, std::move(member.socket));
+    }
+    members.clear();
+    return status;
+  }
+  members.clear();  // hang up
   return absl::Status(status.code() == absl::StatusCode::kDeadlineExceeded
                           ? status.code()
                           : absl::StatusCode::kUnavailable,
@@ -220,6 +253,7 @@ void JoinListener::FailAll(const absl::Status& status) {
   joined_.clear();
   guest_jobs_.clear();
   pending_.clear();
+  lifelines_.clear();
   listener_.Close();
 }
 

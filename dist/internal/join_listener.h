@@ -1,7 +1,9 @@
 // Group rank 0's side of the cross-job rendezvous: listens on host:port,
 // reads one fixed-size hello per joining process (see join_wire.h), checks
 // it (JoinRoster), and once every rank has joined, releases the other jobs
-// one at a time with the MPI port name to connect to. Anything that is not
+// one at a time with the MPI port name to connect to. The other members of
+// its own job connect too, only to leave a lifeline (a hello with its job's
+// token). Anything that is not
 // a well-formed hello is dropped with a logged reason; a joined process
 // whose connection closes gives its rank back. The listening socket closes
 // as soon as the group is complete (or has failed).
@@ -10,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -41,6 +44,9 @@ class JoinListener {
   absl::Status Release(int job, const std::string& port_name, absl::Time deadline);
   // Tells every process not yet released `status` and hangs up.
   void FailAll(const absl::Status& status);
+  // Once every job is released: the connection to every other member, by
+  // group rank, kept open as lifelines (see lifelines.h).
+  std::vector<std::pair<int, Socket>> TakeLifelines();
 
   const std::string& where() const { return where_; }
 
@@ -65,8 +71,14 @@ class JoinListener {
   // Groups the joined processes by job once every rank has joined.
   absl::Status FormJobs();
 
+  // A lifeline from a member of the listener's own job.
+  void AdmitOwnJobMember(const JoinHello& hello, Socket socket);
+
   std::string where_;
   Socket listener_;
+  uint64_t own_token_ = 0;
+  std::vector<uint32_t> own_members_;  // group ranks, but rank 0
+  std::vector<std::pair<int, Socket>> lifelines_;
   JoinRoster roster_;
   bool can_connect_jobs_;
   std::vector<Pending> pending_;

@@ -519,6 +519,11 @@ absl::Status Receiver::Acknowledge(int src, uint64_t ack_offset, uint64_t value,
 }
 
 absl::Status Receiver::Idle(Backoff& backoff) {
+  // Before anything here reaches a peer: towards a process that is gone,
+  // Open MPI's TCP transport blocks for ever.
+  if (backoff.ShouldCheckClock()) {
+    if (absl::Status alive = ctx_.PeersAlive(); !alive.ok()) return alive;
+  }
   // A wait that outlasts its spinning hands consumed inbox slots back: the
   // reply it waits for may need them. (Not at once: a ping-pong would pay
   // a word update and a flush per message.)

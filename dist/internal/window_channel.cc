@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "dist/internal/forget_window.h"
 #include "dist/internal/mpi_error.h"
 #include "dist/internal/node_load.h"
 
@@ -130,6 +131,27 @@ absl::Status WindowChannel::Close() {
   if (window_ != MPI_WIN_NULL) status.Update(MpiStatus(MPI_Win_free(&window_), "MPI_Win_free"));
   if (comm_ != MPI_COMM_NULL) status.Update(MpiStatus(MPI_Comm_free(&comm_), "MPI_Comm_free"));
   return status;
+}
+
+absl::Status WindowChannel::CloseWhenAllCome(Deadline deadline) {
+  if (closed_) return absl::OkStatus();
+  absl::Status met = Barrier(deadline);
+  if (met.ok()) return Close();
+  return Abandon(met);
+}
+
+absl::Status WindowChannel::Abandon(const absl::Status& why) {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  // Left as they are (anything collective would wait for the members that
+  // are gone), and out of MPI_Finalize's way.
+  ForgetWindow(window_);
+  window_ = MPI_WIN_NULL;
+  comm_ = MPI_COMM_NULL;
+  LOG(WARNING) << why;
+  return absl::UnavailableError(absl::StrCat(
+      why.message(), "; closing without them: the group's window and communicator are abandoned "
+                     "(nothing collective is called; they stay allocated until MPI_Finalize)"));
 }
 
 absl::Status WindowChannel::CheckOpen() const {

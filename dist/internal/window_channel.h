@@ -74,6 +74,14 @@ class WindowChannel {
   // Collective: ends the epoch, frees the window and the communicator.
   // Unread messages are dropped.
   absl::Status Close();
+  // Close() once every member has come (a barrier until `deadline`). If some
+  // never come (their job died), calls nothing collective: the window and
+  // communicator are abandoned (they stay allocated until MPI_Finalize) and
+  // the result is Unavailable naming who did not come.
+  absl::Status CloseWhenAllCome(Deadline deadline);
+  // Closes without calling anything collective (members are gone), and
+  // returns `why` saying so.
+  absl::Status Abandon(const absl::Status& why);
 
   int rank() const { return rank_; }
   int world_size() const { return world_size_; }

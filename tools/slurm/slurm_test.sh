@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a throw-away single-node Slurm cluster (munge, slurmctld, slurmd;
 # all state in one temporary folder), installs fastvideo_dist as a module,
-# submits tools/slurm/fastvideo_demo.sbatch with sbatch, waits for the job,
+# submits tools/slurm/fastvideo_demo.sbatch, then fastvideo_cross_job.sbatch
+# (a trainer job and a server job forming one group), waits for each,
 # and checks its state, exit code and output file, and that the node went
 # back to idle. The daemons are stopped by their PIDs whatever happens.
 set -euo pipefail
@@ -89,27 +90,40 @@ wait_for 30 "slurmctld answering" scontrol ping
 wait_for 30 "the node becoming idle" node_idle
 echo "== cluster up: $(sinfo -h -N -o '%N %T %c CPUs')"
 
-job_output="$root/jobs/demo-%j.out"
-set +e
-submitted=$(FASTVIDEO_MODULEPATH="$prefix/modulefiles" sbatch --wait --parsable \
-  --output="$job_output" tools/slurm/fastvideo_demo.sbatch)
-sbatch_status=$?
-set -e
-job=${submitted%%;*}
-echo "== job $job finished, sbatch --wait exit $sbatch_status"
-output="$root/jobs/demo-$job.out"
-cat "$output" || true
-
-state=$(scontrol show job "$job" | grep -o 'JobState=[A-Z_]*')
-exit_code=$(scontrol show job "$job" | grep -o ' ExitCode=[0-9:]*' | tr -d ' ')
-echo "== $state $exit_code"
 failed=0
-[ "$sbatch_status" -eq 0 ] || { echo "FAIL: sbatch --wait exited $sbatch_status"; failed=1; }
-[ "$state" = JobState=COMPLETED ] || { echo "FAIL: $state"; failed=1; }
-[ "$exit_code" = ExitCode=0:0 ] || { echo "FAIL: $exit_code"; failed=1; }
+# submit NAME SBATCH_FILE: runs the batch script to its end and checks that
+# Slurm saw it complete; its output file is then $root/jobs/NAME.out.
+submit() {
+  local name=$1 script=$2 submitted sbatch_status job state exit_code
+  set +e
+  submitted=$(FASTVIDEO_MODULEPATH="$prefix/modulefiles" sbatch --wait --parsable \
+    --output="$root/jobs/$name.out" "$script")
+  sbatch_status=$?
+  set -e
+  job=${submitted%%;*}
+  echo "== $name: job $job finished, sbatch --wait exit $sbatch_status"
+  cat "$root/jobs/$name.out" || true
+  state=$(scontrol show job "$job" | grep -o 'JobState=[A-Z_]*')
+  exit_code=$(scontrol show job "$job" | grep -o ' ExitCode=[0-9:]*' | tr -d ' ')
+  echo "== $name: $state $exit_code"
+  [ "$sbatch_status" -eq 0 ] || { echo "FAIL: $name: sbatch --wait exited $sbatch_status"; failed=1; }
+  [ "$state" = JobState=COMPLETED ] || { echo "FAIL: $name: $state"; failed=1; }
+  [ "$exit_code" = ExitCode=0:0 ] || { echo "FAIL: $name: $exit_code"; failed=1; }
+}
+
+submit demo tools/slurm/fastvideo_demo.sbatch
+output="$root/jobs/demo.out"
 [ "$(grep -c 'all checks passed' "$output")" -eq 2 ] ||
   { echo "FAIL: the output file does not show two passing runs"; failed=1; }
 grep -q '== both runs passed' "$output" || { echo "FAIL: the script did not finish"; failed=1; }
+wait_for 30 "the node going back to idle" node_idle || failed=1
+
+# Two separately launched jobs in one allocation form one group.
+submit cross_job tools/slurm/fastvideo_cross_job.sbatch
+output="$root/jobs/cross_job.out"
+[ "$(grep -c 'id of 128 bytes (intact); 3 parameters' "$output")" -eq 3 ] ||
+  { echo "FAIL: the trainer and both server ranks did not all print what they got"; failed=1; }
+grep -q '== both jobs passed' "$output" || { echo "FAIL: the script did not finish"; failed=1; }
 wait_for 30 "the node going back to idle" node_idle || failed=1
 [ "$failed" -eq 0 ] && echo "== slurm test passed"
 exit "$failed"
