@@ -4,11 +4,15 @@
 # of every run, and latency.png (gnuplot): one-way latency against object
 # size at 2 ranks, this module against raw MPI, one line each per transport.
 #
+# Then the cross-job configuration: 2 ranks, each a job of its own (two
+# mpirun launches through one ompi-server) forming the group with
+# Create(host, port, ...), against raw MPI on the same merged communicator.
+#
 #   bazel run -c opt //tools:benchmark_report -- --out DIR [--ranks "2 4 8"]
-#       [--transports "shm tcp"] [--iterations N] [--rounds N]
+#       [--transports "shm tcp"] [--iterations N] [--rounds N] [--no-cross-job]
 set -euo pipefail
 
-out= ranks="2 4 8" transports="shm tcp" iterations=1000 rounds=5
+out= ranks="2 4 8" transports="shm tcp" iterations=1000 rounds=5 cross_job=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -16,6 +20,7 @@ while [ $# -gt 0 ]; do
     --transports) transports=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --no-cross-job) cross_job=0; shift ;;
     *) echo "benchmark_report.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +34,7 @@ runfiles=${RUNFILES_DIR:-${BASH_SOURCE[0]}.runfiles}/fastvideo_dist
 [ -f "$runfiles/tools/mpilaunch.sh" ] || runfiles=$PWD
 benchmark="$runfiles/tools/channel_benchmark"
 launch="$runfiles/tools/mpilaunch.sh"
+ompi_server="$runfiles/tools/ompi_server.sh"
 
 report="$out/benchmark.md"
 {
@@ -52,6 +58,29 @@ for transport in $transports; do
     rm "$out/$name.md"
   done
 done
+
+if [ "$cross_job" = 1 ]; then
+  name=cross-job-np2
+  echo "== $name" >&2
+  server_dir=$(mktemp -d /tmp/fvbench.XXXXXX)
+  "$ompi_server" start --uri "$server_dir/uri" >&2
+  port=$(( 20000 + RANDOM % 20000 ))
+  common=(--measures=latency,bandwidth,collectives --iterations="$iterations"
+          --rounds="$rounds" --cross_job_port="$port")
+  "$launch" --np 1 --ompi-server "$server_dir/uri" --no-tag "$benchmark" "${common[@]}" \
+    --cross_job_rank=0 --json="$out/$name.json" --markdown="$out/$name.md" >&2 &
+  first=$!
+  "$launch" --np 1 --ompi-server "$server_dir/uri" --no-tag "$benchmark" "${common[@]}" \
+    --cross_job_rank=1 >&2 || true
+  wait "$first" || true
+  "$ompi_server" stop --uri "$server_dir/uri"
+  rm -rf "$server_dir"
+  {
+    echo; echo "## 2 ranks, two jobs (Create(host, port, ...); osc/pt2pt over TCP)"; echo
+    cat "$out/$name.md" 2>/dev/null || echo "(the cross-job run failed: see its output)"
+  } >> "$report"
+  rm -f "$out/$name.md"
+fi
 
 plot_lines=()
 for transport in $transports; do

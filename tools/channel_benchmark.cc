@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "dist/mpi_runtime.h"
 #include "dist/stateless_process_group.h"
 
 ABSL_FLAG(int, iterations, 2000, "iterations of each latency measurement");
@@ -46,11 +47,22 @@ ABSL_FLAG(std::string, measures, "latency,bandwidth,collectives",
 ABSL_FLAG(std::string, markdown, "", "also write the table to this Markdown file");
 ABSL_FLAG(std::string, sweep_data, "",
           "write the sweep as 'bytes channel_us mpi_us' lines (for gnuplot)");
+ABSL_FLAG(int, cross_job_port, 0,
+          "cross-job mode: each process is a job of its own, and they form the group with "
+          "Create(--cross_job_host, this port, --cross_job_rank, 2); raw MPI runs on the "
+          "merged communicator (jobs started with mpilaunch.sh --ompi-server)");
+ABSL_FLAG(std::string, cross_job_host, "127.0.0.1", "cross-job mode: where rank 0 listens");
+ABSL_FLAG(int, cross_job_rank, 0, "cross-job mode: this process's group rank (0 or 1)");
 ABSL_FLAG(bool, verify_payloads, false,
           "hash every chunk and check it (GroupOptions::verify_payloads)");
 
 namespace fastvideo {
 namespace {
+
+// Where raw MPI runs and results are gathered: MPI_COMM_WORLD, or in
+// cross-job mode (a job per process) a duplicate of the group's merged
+// communicator.
+MPI_Comm world = MPI_COMM_WORLD;
 
 struct Row {
   std::string name;
@@ -64,7 +76,7 @@ struct Row {
 void Check(const absl::Status& status) {
   if (!status.ok()) {
     std::fprintf(stderr, "benchmark failed: %s\n", status.ToString().c_str());
-    MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Abort(world, 1);
   }
 }
 
@@ -77,11 +89,11 @@ T Check(absl::StatusOr<T> value) {
 // Seconds per iteration of `body`, the slowest rank's.
 double TimePerIteration(int iterations, const std::function<void()>& body) {
   body();  // warm up: first touches, window setup
-  MPI_Barrier(MPI_COMM_WORLD);
+  MPI_Barrier(world);
   const double start = MPI_Wtime();
   for (int i = 0; i < iterations; ++i) body();
   double elapsed = (MPI_Wtime() - start) / iterations, slowest = 0;
-  MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, world);
   return slowest;
 }
 
@@ -124,11 +136,11 @@ Row P2pLatency(StatelessProcessGroup& group, int rank, int iterations, size_t by
       [&] { ChannelPingPong(group, rank, object, buffer); },
       [&] {
         if (rank == 0) {
-          MPI_Send(object.data(), count, MPI_BYTE, 1, 0, MPI_COMM_WORLD);
-          MPI_Recv(buffer.data(), count, MPI_BYTE, 1, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          MPI_Send(object.data(), count, MPI_BYTE, 1, 0, world);
+          MPI_Recv(buffer.data(), count, MPI_BYTE, 1, 0, world, MPI_STATUS_IGNORE);
         } else if (rank == 1) {
-          MPI_Recv(buffer.data(), count, MPI_BYTE, 0, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-          MPI_Send(object.data(), count, MPI_BYTE, 0, 0, MPI_COMM_WORLD);
+          MPI_Recv(buffer.data(), count, MPI_BYTE, 0, 0, world, MPI_STATUS_IGNORE);
+          MPI_Send(object.data(), count, MPI_BYTE, 0, 0, world);
         }
       });
   // Ping-pong: one iteration is two one-way trips.
@@ -148,11 +160,11 @@ struct FloorSlot {
 class FloorWindow {
  public:
   FloorWindow() {
-    MPI_Win_allocate(sizeof(FloorSlot), 1, MPI_INFO_NULL, MPI_COMM_WORLD, &mine_, &window_);
+    MPI_Win_allocate(sizeof(FloorSlot), 1, MPI_INFO_NULL, world, &mine_, &window_);
     std::memset(mine_, 0, sizeof(FloorSlot));
     MPI_Win_lock_all(MPI_MODE_NOCHECK, window_);
     MPI_Win_sync(window_);
-    MPI_Barrier(MPI_COMM_WORLD);
+    MPI_Barrier(world);
   }
   ~FloorWindow() {
     MPI_Win_unlock_all(window_);
@@ -260,15 +272,15 @@ Row Bandwidth(StatelessProcessGroup& group, int rank, size_t bytes, int messages
         if (rank == 0) {
           for (int i = 0; i < messages; ++i) {
             MPI_Send(object.data(), static_cast<int>(bytes), MPI_BYTE, 1, 1,
-                     MPI_COMM_WORLD);
+                     world);
           }
-          MPI_Recv(&ack, 1, MPI_INT, 1, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+          MPI_Recv(&ack, 1, MPI_INT, 1, 2, world, MPI_STATUS_IGNORE);
         } else if (rank == 1) {
           for (int i = 0; i < messages; ++i) {
             MPI_Recv(buffer.data(), static_cast<int>(bytes), MPI_BYTE, 0, 1,
-                     MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                     world, MPI_STATUS_IGNORE);
           }
-          MPI_Send(&ack, 1, MPI_INT, 0, 2, MPI_COMM_WORLD);
+          MPI_Send(&ack, 1, MPI_INT, 0, 2, world);
         }
       });
   const double total = double(bytes) * messages;
@@ -293,7 +305,7 @@ std::vector<Row> Collectives(StatelessProcessGroup& group, int iterations) {
         root = (root + 1) % n;
       },
       [&] {
-        MPI_Bcast(buffer.data(), 64, MPI_BYTE, root, MPI_COMM_WORLD);
+        MPI_Bcast(buffer.data(), 64, MPI_BYTE, root, world);
         root = (root + 1) % n;
       });
   rows.push_back({"broadcast latency, 64 B", "us", broadcast * 1e6, bcast_mpi * 1e6});
@@ -302,14 +314,14 @@ std::vector<Row> Collectives(StatelessProcessGroup& group, int iterations) {
       iterations, [&] { Check(group.all_gather_obj(object)); },
       [&] {
         MPI_Allgatherv(object.data(), 64, MPI_BYTE, gathered.data(), counts.data(),
-                       displacements.data(), MPI_BYTE, MPI_COMM_WORLD);
+                       displacements.data(), MPI_BYTE, world);
       });
   rows.push_back(
       {"all_gather latency, 64 B", "us", all_gather * 1e6, all_gather_mpi * 1e6});
 
   auto [barrier, barrier_mpi] = Compare(
       iterations, [&] { Check(group.barrier()); },
-      [&] { MPI_Barrier(MPI_COMM_WORLD); });
+      [&] { MPI_Barrier(world); });
   rows.push_back({"barrier latency", "us", barrier * 1e6, barrier_mpi * 1e6});
   return rows;
 }
@@ -346,15 +358,20 @@ void Report(const std::vector<Row>& rows, int ranks) {
 }
 
 int Main() {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
   GroupOptions options;
   options.name = "benchmark";
   options.window_bytes = uint64_t(absl::GetFlag(FLAGS_window_mib)) << 20;
   options.verify_payloads = absl::GetFlag(FLAGS_verify_payloads);
-  StatelessProcessGroup group =
-      Check(StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
+  const int cross_job_port = absl::GetFlag(FLAGS_cross_job_port);
+  StatelessProcessGroup group = Check(
+      cross_job_port > 0
+          ? StatelessProcessGroup::Create(absl::GetFlag(FLAGS_cross_job_host), cross_job_port,
+                                          absl::GetFlag(FLAGS_cross_job_rank), 2, options)
+          : StatelessProcessGroup::Create(MPI_COMM_WORLD, options));
+  if (cross_job_port > 0) MPI_Comm_dup(group.comm(), &world);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(world, &rank);
+  MPI_Comm_size(world, &size);
   const int iterations = absl::GetFlag(FLAGS_iterations);
   const std::vector<std::string> measures =
       absl::StrSplit(absl::GetFlag(FLAGS_measures), ',');
@@ -403,9 +420,9 @@ int Main() {
 }  // namespace fastvideo
 
 int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
+  // As programs using the library initialize MPI (admits osc/pt2pt, which
+  // the cross-job mode needs).
+  fastvideo::MpiRuntime mpi(&argc, &argv);
   absl::ParseCommandLine(argc, argv);
-  const int result = fastvideo::Main();
-  MPI_Finalize();
-  return result;
+  return fastvideo::Main();
 }

@@ -13,6 +13,10 @@
 namespace fastvideo::dist {
 namespace {
 
+// How much longer than its deadline a listed rank waits for the leader's
+// answer (the leader's clock started at its own call).
+constexpr absl::Duration kAnswerGrace = absl::Seconds(2);
+
 // Ranks lists are told apart by tag, so that roll calls of different groups
 // with the same leader do not take each other's messages.
 int RollCallTag(MPI_Comm parent, const std::vector<int>& ranks) {
@@ -97,8 +101,12 @@ absl::Status Answer(MPI_Comm parent, const std::vector<int>& ranks, int tag, abs
   FV_RETURN_IF_MPI_ERROR(MPI_Isend(&present, 1, MPI_INT, leader, tag, parent, &here));
   FV_RETURN_IF_MPI_ERROR(MPI_Irecv(missing.data(), static_cast<int>(missing.size()), MPI_INT,
                                    leader, tag, parent, &verdict[0]));
+  // The leader answers by its own deadline; waiting a little longer for
+  // its answer keeps it from being left queued, where the next roll call
+  // of these ranks would take it.
   std::vector<MPI_Status> statuses;
-  absl::StatusOr<std::vector<bool>> answered = WaitAll(verdict, deadline, &statuses);
+  absl::StatusOr<std::vector<bool>> answered =
+      WaitAll(verdict, deadline + kAnswerGrace, &statuses);
   if (!answered.ok()) return answered.status();
   CancelPending(verdict, *answered);
   // The "here" went out eagerly; if the leader never takes it, it stays

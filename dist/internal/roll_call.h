@@ -6,9 +6,12 @@
 // did not come. Point-to-point on `parent`, on a tag near MPI_TAG_UB that
 // the group reserves there.
 //
-// After a failed roll call a rank that came late may have left a "here" in
-// the leader's queue, which the next roll call of the same ranks would take
-// for an answer: form the next group over a fresh communicator.
+// The leader answers by its deadline; the others wait up to 2 s longer for
+// that answer. Still, after a failed roll call a rank that came later than
+// that may have left a message queued (its "here" at the leader, or the
+// leader's answer at it) which the next roll call of the same ranks would
+// take for a fresh one: form the next group over a fresh communicator
+// (MPI_Comm_dup).
 #ifndef FASTVIDEO_DIST_INTERNAL_ROLL_CALL_H_
 #define FASTVIDEO_DIST_INTERNAL_ROLL_CALL_H_
 

@@ -28,6 +28,7 @@ declare -A sources=(
   [ivalue]="dist/codec.cc dist/torch_codec.cc dist/internal/plain_unpickler.cc dist/internal/ivalue_type_tag.cc"
   [descriptor]="dist/internal/segment_layout.cc dist/internal/hash.cc dist/message_key.cc"
   [inbox]="dist/internal/inbox_record.cc dist/internal/hash.cc"
+  [join]="dist/internal/join_wire.cc"
 )
 declare -A libraries=(
   [codec]="${absl[*]}"
@@ -35,11 +36,12 @@ declare -A libraries=(
   [ivalue]="${absl[*]} ${torch[*]}"
   [descriptor]="${absl[*]}"
   [inbox]="${absl[*]}"
+  [join]="${absl[*]}"
 )
 
 
 failed=0
-for target in ${FUZZ_TARGETS:-codec descriptor inbox torch_codec ivalue}; do
+for target in ${FUZZ_TARGETS:-codec descriptor inbox join torch_codec ivalue}; do
   echo "== building ${target}_fuzzer"
   # shellcheck disable=SC2086  # word lists on purpose
   clang++ "${flags[@]}" "tests/fuzz/${target}_fuzzer.cc" ${sources[$target]} \

@@ -2,6 +2,7 @@
 // tests/fuzz/corpus/): valid payloads of each type the fuzzers decode.
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -14,6 +15,7 @@
 
 #include "dist/codec.h"
 #include "dist/internal/inbox_record.h"
+#include "dist/internal/join_wire.h"
 #include "dist/internal/segment_layout.h"
 #include "dist/torch_codec.h"
 
@@ -93,5 +95,14 @@ int main(int argc, char** argv) {
   std::ofstream record(dir + "/inbox/record", std::ios::binary);
   record.write(reinterpret_cast<const char*>(slot), sizeof(slot));
   record.write(reinterpret_cast<const char*>(&expected_index), sizeof(expected_index));
+
+  // join: a hello of rank 1 of 3 (second of a 2-process job), then the
+  // header of a reply carrying a port name.
+  std::filesystem::create_directories(dir + "/join");
+  const auto hello = fastvideo::dist::EncodeHello({3, 1, 2, 1, 1, 0x1234});
+  const std::string reply = fastvideo::dist::EncodeReply(absl::OkStatus(), 0, 1, "port");
+  std::ofstream join(dir + "/join/hello_and_reply", std::ios::binary);
+  join.write(hello.data(), hello.size());
+  join.write(reply.data(), fastvideo::dist::kReplyHeaderBytes);
   return 0;
 }
