@@ -7,8 +7,14 @@ failed=0
 tools/ompi_server.sh start --uri "$uri" || exit 1
 trap 'tools/ompi_server.sh stop --uri "$uri"; rm -rf "$tmp"' EXIT
 
+# A port nobody listens on now (bash only: no Python on a bare machine).
+# Another program may still take it first; Create then says AlreadyExists.
 free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  local port
+  while true; do
+    port=$(( 20000 + RANDOM % 30000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
 }
 
 fail() { echo "FAIL: $*"; failed=1; }

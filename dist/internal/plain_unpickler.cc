@@ -161,14 +161,14 @@ class PlainUnpickler {
 
   template <typename T>
   absl::Status PushInt() {
-    T value;
+    T value{};
     if (absl::Status status = ReadLittleEndian(value); !status.ok()) return status;
     return Push(Leaf(static_cast<int64_t>(value)));
   }
 
   // LONG1: a little-endian two's complement integer of 0-8 bytes.
   absl::Status PushLong() {
-    uint8_t size;
+    uint8_t size = 0;
     if (absl::Status status = ReadLittleEndian(size); !status.ok()) return status;
     if (size > 8) return Corrupt(absl::StrCat("a ", size, "-byte integer"));
     absl::string_view bytes;
@@ -181,7 +181,7 @@ class PlainUnpickler {
 
   // BINFLOAT: a big-endian IEEE double.
   absl::Status PushDouble() {
-    uint64_t bits;
+    uint64_t bits = 0;
     if (absl::Status status = ReadLittleEndian(bits); !status.ok()) return status;
     bits = __builtin_bswap64(bits);
     double value;
@@ -190,7 +190,7 @@ class PlainUnpickler {
   }
 
   absl::Status PushString() {
-    uint32_t size;
+    uint32_t size = 0;
     if (absl::Status status = ReadLittleEndian(size); !status.ok()) return status;
     absl::string_view bytes;
     if (absl::Status status = Read(size, bytes); !status.ok()) return status;
@@ -338,7 +338,7 @@ class PlainUnpickler {
 
   template <typename Index>
   absl::Status Put() {
-    Index index;
+    Index index{};
     if (absl::Status status = ReadLittleEndian(index); !status.ok()) return status;
     if (stack_.size() <= Floor()) return Corrupt("nothing to memoize");
     if (stack_.back().unfinished) return Corrupt("memoizes an unfinished container");
@@ -354,7 +354,7 @@ class PlainUnpickler {
 
   template <typename Index>
   absl::Status Get() {
-    Index index;
+    Index index{};
     if (absl::Status status = ReadLittleEndian(index); !status.ok()) return status;
     if (index >= memo_.size()) {
       return Corrupt(absl::StrCat("memo index ", index, " of ", memo_.size()));
