@@ -174,6 +174,29 @@ TEST(ProcessGroupTest, OverlappingGroupsUsedInterleavedNeverMix) {
   ASSERT_OK(world.barrier());
 }
 
+// Disjoint groups formed at the same time on one node may get the same MPI
+// context id; Open MPI 4.1's osc/rdma then gave both one shared segment
+// (dist/internal/node_window_turn.h). Each group must see only its own.
+TEST(ProcessGroupTest, DisjointGroupsFormedAtOnceNeverShareAWindow) {
+  if (WorldSize() < 4) GTEST_SKIP() << "needs two groups of two";
+  const int parity = WorldRank() % 2;
+  std::vector<int> members;
+  for (int r = parity; r < WorldSize(); r += 2) members.push_back(r);
+  for (int round = 0; round < 10; ++round) {
+    MPI_Barrier(MPI_COMM_WORLD);  // both groups form at once
+    ASSERT_OK_AND_ASSIGN(StatelessProcessGroup group,
+                         StatelessProcessGroup::CreateFromRanks(
+                             MPI_COMM_WORLD, members, SmallWindow(absl::StrCat("parity", parity))));
+    ASSERT_OK_AND_ASSIGN(std::vector<int> gathered, group.all_gather_obj(WorldRank()));
+    EXPECT_EQ(gathered, members) << "round " << round;
+    const int n = group.world_size(), me = group.rank();
+    ASSERT_OK(group.send_obj(WorldRank(), (me + 1) % n));
+    ASSERT_OK_AND_ASSIGN(int got, group.recv_obj<int>((me + n - 1) % n));
+    EXPECT_EQ(got, members[(me + n - 1) % n]) << "round " << round;
+    ASSERT_OK(group.Close());
+  }
+}
+
 // Same members, two groups: what is sent in one is never readable in the
 // other, whatever is tried.
 TEST(ProcessGroupTest, AMessageInOneGroupIsNeverReadableInAnother) {

@@ -10,6 +10,7 @@
 #include "dist/internal/forget_window.h"
 #include "dist/internal/mpi_error.h"
 #include "dist/internal/node_load.h"
+#include "dist/internal/node_window_turn.h"
 
 namespace fastvideo::dist {
 namespace {
@@ -88,8 +89,17 @@ absl::Status WindowChannel::OpenWindow() {
   // Readers use MPI_REPLACE on ack and credit words, writers on notices,
   // partners MPI_SUM on barrier words, owners MPI_NO_OP: one op per word.
   MPI_Info_set(info, "accumulate_ops", "same_op_no_op");
+  // One group at a time per node (see node_window_turn.h); the members are
+  // all here already (roll call), so a long wait means another group hangs.
+  absl::StatusOr<std::unique_ptr<NodeWindowTurn>> turn =
+      NodeWindowTurn::Take(comm_, absl::Now() + absl::Minutes(5));
+  if (!turn.ok()) {
+    MPI_Info_free(&info);
+    return turn.status();
+  }
   const int allocated = MPI_Win_allocate(static_cast<MPI_Aint>(layout_.segment_bytes()), 1, info,
                                          comm_, &base_, &window_);
+  turn->reset();
   MPI_Info_free(&info);
   FV_RETURN_IF_MPI_ERROR(allocated);
   FV_RETURN_IF_MPI_ERROR(MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN));
