@@ -17,6 +17,9 @@ packages=(
   slurmctld slurmd slurm-client munge libpmix-dev  # the Slurm test's cluster
   gnuplot-nox                # the benchmark report's plot
   clang libclang-rt-14-dev   # libFuzzer for tests/fuzz/run_fuzzers.sh
+  # The Python module (tools/python) for Debian's /usr/bin/python3: headers,
+  # pybind11, the torch whose libtorch we link, and its tests and benchmark.
+  python3-dev pybind11-dev python3-torch python3-pytest python3-mpi4py
 )
 
 missing=()
