@@ -7,9 +7,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "dist/internal/hash.h"
 #include "dist/internal/mpi_error.h"
 
 namespace fastvideo::dist {
@@ -21,10 +23,46 @@ std::string NodeWindowTurn::LockPath() {
   return absl::StrCat(directory, "/fastvideo_dist.", getuid(), ".window.lock");
 }
 
+namespace {
+
+// Whether every member of `comm` is in this process's MPI_COMM_WORLD.
+bool WithinOneJob(MPI_Comm comm) {
+  MPI_Group members, world;
+  MPI_Comm_group(comm, &members);
+  MPI_Comm_group(MPI_COMM_WORLD, &world);
+  int size = 0;
+  MPI_Group_size(members, &size);
+  std::vector<int> ranks(size), in_world(size);
+  for (int i = 0; i < size; ++i) ranks[i] = i;
+  MPI_Group_translate_ranks(members, size, ranks.data(), world, in_world.data());
+  MPI_Group_free(&members);
+  MPI_Group_free(&world);
+  for (int rank : in_world) {
+    if (rank == MPI_UNDEFINED) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<NodeWindowTurn>> NodeWindowTurn::Take(MPI_Comm comm,
                                                                      absl::Time deadline) {
+  // Segment names hold the job id, so only groups within one job collide;
+  // a group spanning jobs (whose windows go through osc/pt2pt, without
+  // segments) skips the turn. Every member finds the same answer.
+  if (!WithinOneJob(comm)) return std::unique_ptr<NodeWindowTurn>(new NodeWindowTurn(-1));
+  // Members by host name, not MPI_COMM_TYPE_SHARED: on a group spanning
+  // separately launched jobs, Open MPI 4.1 puts each job's processes of a
+  // node apart, and two leaders on one node would wait for each other.
+  char host[MPI_MAX_PROCESSOR_NAME] = {};
+  int host_length = 0;
+  FV_RETURN_IF_MPI_ERROR(MPI_Get_processor_name(host, &host_length));
+  // A stable hash: every process must compute the same color.
+  const int color = static_cast<int>(Hash64(host, host_length) & 0x7fffffff);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
   MPI_Comm node;
-  FV_RETURN_IF_MPI_ERROR(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  FV_RETURN_IF_MPI_ERROR(MPI_Comm_split(comm, color, rank, &node));
   int node_rank = 0;
   MPI_Comm_rank(node, &node_rank);
   // The first member on the node takes the lock; `outcome` tells the others.

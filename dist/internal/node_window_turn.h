@@ -9,11 +9,12 @@
 // here: 4 ranks, groups {0,2} and {1,3} formed at once, rank 2 read rank
 // 1's all_gather part). The segment is unlinked before MPI_Win_allocate
 // returns on the node's first member, so taking turns per node suffices;
-// osc/sm and osc/pt2pt do not need it and pay one node-local barrier.
+// osc/sm and osc/pt2pt do not need it and pay one node-local broadcast;
+// a group spanning separately launched jobs (other job ids) skips it.
 //
 // Collective over `comm`: Take returns once this group's members on this
-// node hold the node's turn (an exclusive flock held by the group's first
-// member on the node); the turn ends when the returned object is
+// node (by host name) hold the node's turn (an exclusive flock held by the
+// group's first member on the node); the turn ends when the returned object is
 // destroyed. Fails with DeadlineExceeded if the turn does not come before
 // `deadline` (another group's allocation hangs), naming the lock file.
 #ifndef FASTVIDEO_DIST_INTERNAL_NODE_WINDOW_TURN_H_
