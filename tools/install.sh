@@ -7,6 +7,8 @@
 #   DIR/include/fastvideo_dist/{dist,tensor}/*.h   its public headers
 #   DIR/bin/fastvideo-{demo,benchmark,example,mpilaunch,ompi-server}
 #   DIR/bin/fastvideo-weight-sync{,-example}         the cross-job example
+#   DIR/lib/python/fastvideo_dist/                 `import fastvideo_dist` for
+#                                                  Debian's /usr/bin/python3
 # Everything is built optimized (-c opt) whatever mode Bazel runs in.
 #   DIR/lib/pkgconfig/fastvideo_dist.pc
 #   DIR/lib/cmake/fastvideo_dist/fastvideo_distConfig.cmake
@@ -77,6 +79,11 @@ install -m 755 "$src/tools/ompi_server.sh" "$prefix/bin/fastvideo-ompi-server"
 install -m 755 "$src/tools/weight_sync_example_bin" "$prefix/bin/fastvideo-weight-sync"
 install -m 755 "$src/tools/weight_sync_example.sh" "$prefix/bin/fastvideo-weight-sync-example"
 install -m 644 "$src"/tools/slurm/*.sbatch "$prefix/share/fastvideo_dist/slurm/"
+# The Python package: its __init__ and the extension (self-contained: it
+# does not load libfastvideo_dist.so).
+mkdir -p "$prefix/lib/python/fastvideo_dist"
+install -m 644 "$src/tools/python/fastvideo_dist/__init__.py" "$prefix/lib/python/fastvideo_dist/"
+install -m 755 "$src"/tools/python/fastvideo_dist/_core.*.so "$prefix/lib/python/fastvideo_dist/"
 
 fill() {  # fill TEMPLATE OUTPUT
   sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" \

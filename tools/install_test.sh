@@ -23,7 +23,7 @@ set -euo pipefail
 source /usr/share/lmod/lmod/init/bash
 snapshot() {
   for v in PATH LD_LIBRARY_PATH CPATH PKG_CONFIG_PATH CMAKE_PREFIX_PATH \
-           FASTVIDEO_DIST_ROOT MODULEPATH; do
+           PYTHONPATH FASTVIDEO_DIST_ROOT MODULEPATH; do
     echo "$v=${!v-<unset>}"
   done
 }
@@ -59,6 +59,18 @@ for program in ./consumer_pkgconfig build/consumer; do
   grep -q "consumer rank 0 of 2: sum of ranks 1, 12/2=6" <<<"$output"
   grep -q "consumer rank 1 of 2: sum of ranks 1, 12/2=6" <<<"$output"
 done
+
+echo "== the Python module, from the install, on 2 ranks"
+cat > pycheck.py <<PY
+import fastvideo_dist
+assert fastvideo_dist.__file__.startswith("$PREFIX/"), fastvideo_dist.__file__
+group = fastvideo_dist.StatelessProcessGroup.from_comm(timeout=60)
+got = group.all_gather_obj({"rank": group.rank})
+print(f"python rank {group.rank} of {group.world_size}: {got}")
+PY
+output=$(fastvideo-mpilaunch --np 2 --no-tag /usr/bin/python3 pycheck.py)
+echo "$output"
+grep -q "python rank 1 of 2: \[{.rank.: 0}, {.rank.: 1}\]" <<<"$output"
 
 module unload fastvideo_dist
 module unuse "$PREFIX/modulefiles"
