@@ -17,6 +17,7 @@
 #include "tools/python/mpi_session.h"
 #include "tools/python/py_process_group.h"
 #include "tools/python/status_exception.h"
+#include "tools/python/tensor_argument.h"
 
 namespace fastvideo::python {
 namespace {
@@ -39,14 +40,6 @@ GroupOptions MakeOptions(const std::string& name, int64_t data_expiration_second
   options.inbox_slot_bytes = inbox_slot_bytes;
   options.verify_payloads = verify_payloads;
   return options;
-}
-
-at::Tensor TensorArgument(py::handle tensor, const char* call) {
-  if (!THPVariable_Check(tensor.ptr())) {
-    throw py::type_error(std::string(call) + ": tensor must be a torch.Tensor, not '" +
-                         std::string(py::str(tensor.get_type().attr("__name__"))) + "'");
-  }
-  return THPVariable_Unpack(tensor.ptr());
 }
 
 py::object Wrap(at::Tensor tensor) {
@@ -179,9 +172,6 @@ PYBIND11_MODULE(_core, module) {
                (self.closed() ? ", closed>" : ">");
       });
 
-  module.def(
-      "_close_all_groups", [](double timeout) { PyProcessGroup::CloseAll(timeout); },
-      py::arg("timeout"));
   module.def("_shutdown", [](double timeout) {
     Shutdown([timeout] { PyProcessGroup::CloseAll(timeout); });
   });

@@ -15,6 +15,7 @@
 #include "tools/python/object_codec.h"
 #include "tools/python/object_snapshot.h"
 #include "tools/python/status_exception.h"
+#include "tools/python/tensor_argument.h"
 
 namespace fastvideo::python {
 namespace py = pybind11;
@@ -43,18 +44,6 @@ auto Unlocked(Call&& call) {
   py::gil_scoped_release unlocked;
   std::lock_guard<std::mutex> lock(CallLock());
   return call();
-}
-
-std::string TypeName(py::handle object) {
-  return py::str(object.get_type().attr("__name__"));
-}
-
-at::Tensor TensorArgument(py::handle tensor, const char* call) {
-  if (!THPVariable_Check(tensor.ptr())) {
-    throw py::type_error(absl::StrCat(call, ": tensor must be a torch.Tensor, not '",
-                                      TypeName(tensor), "'"));
-  }
-  return THPVariable_Unpack(tensor.ptr());
 }
 
 ReduceOp ReduceOpNamed(const std::string& name) {
