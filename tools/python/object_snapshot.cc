@@ -5,7 +5,9 @@
 
 #include <string>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "dist/torch_codec.h"
 
@@ -48,14 +50,14 @@ class ObjectSnapshot::Walker {
  public:
   explicit Walker(ObjectSnapshot& snapshot) : snapshot_(snapshot) {}
 
-  void Visit(PyObject* object, const std::string& path, int depth) {
-    if (depth > kMaxObjectNesting) {
-      throw py::value_error(absl::StrCat("cannot send ", path, ": nested deeper than ",
+  void Visit(PyObject* object) {
+    if (static_cast<int>(path_.size()) > kMaxObjectNesting) {
+      throw py::value_error(absl::StrCat("cannot send ", Path(), ": nested deeper than ",
                                          kMaxObjectNesting, " levels"));
     }
     if (++values_ > kMaxObjectValues) {
       throw py::value_error(absl::StrCat("cannot send obj: more than ", kMaxObjectValues,
-                                         " values (at ", path, ")"));
+                                         " values (at ", Path(), ")"));
     }
     SnapshotNode node;
     if (object == Py_None) {
@@ -67,7 +69,7 @@ class ObjectSnapshot::Walker {
       const long long value = PyLong_AsLongLongAndOverflow(object, &overflow);
       if (overflow != 0) {
         const std::string message =
-            absl::StrCat("cannot send ", path, ": an int that does not fit in 64 bits");
+            absl::StrCat("cannot send ", Path(), ": an int that does not fit in 64 bits");
         PyErr_SetString(PyExc_OverflowError, message.c_str());
         throw py::error_already_set();
       }
@@ -83,7 +85,7 @@ class ObjectSnapshot::Walker {
       const char* utf8 = PyUnicode_AsUTF8AndSize(object, &size);
       if (utf8 == nullptr) {
         PyErr_Clear();
-        throw py::value_error(absl::StrCat("cannot send ", path,
+        throw py::value_error(absl::StrCat("cannot send ", Path(),
                                            ": a str that is not valid Unicode (lone surrogates)"));
       }
       node.tag = ValueTag::kStr;
@@ -99,52 +101,56 @@ class ObjectSnapshot::Walker {
       const bool is_list = PyList_CheckExact(object);
       // Tuples are values (Python shares equal constants between them):
       // one reached twice is sent twice. Lists are objects.
-      if (is_list) Enter(object, path);
+      if (is_list) Remember(object);
       const Py_ssize_t size = is_list ? PyList_GET_SIZE(object) : PyTuple_GET_SIZE(object);
       node.tag = is_list ? ValueTag::kList : ValueTag::kTuple;
       node.count = size;
       Push(node, sizeof(uint64_t));
+      path_.push_back({object});
       for (Py_ssize_t i = 0; i < size; ++i) {
         // A list may change under a callback only with the GIL, which we hold.
-        PyObject* item = is_list ? PyList_GET_ITEM(object, i) : PyTuple_GET_ITEM(object, i);
-        Visit(item, absl::StrCat(path, "[", i, "]"), depth + 1);
+        path_.back().index = i;
+        Visit(is_list ? PyList_GET_ITEM(object, i) : PyTuple_GET_ITEM(object, i));
       }
-      if (is_list) Leave(object);
+      path_.pop_back();
     } else if (PyDict_CheckExact(object)) {
-      Enter(object, path);
+      Remember(object);
       node.tag = ValueTag::kDict;
       node.count = PyDict_GET_SIZE(object);
       Push(node, sizeof(uint64_t));
+      path_.push_back({object});
       Py_ssize_t position = 0;
       PyObject* key = nullptr;
       PyObject* value = nullptr;
       while (PyDict_Next(object, &position, &key, &value)) {
+        path_.back().key = key;
         if (!PyUnicode_CheckExact(key) && !PyLong_CheckExact(key)) {
-          throw py::type_error(absl::StrCat("cannot send ", path, ": a dict key of type '",
+          path_.pop_back();
+          throw py::type_error(absl::StrCat("cannot send ", Path(), ": a dict key of type '",
                                             TypeName(key), "' (keys must be str or int)"));
         }
-        const std::string value_path = absl::StrCat(path, KeyInPath(key));
-        Visit(key, absl::StrCat(value_path, " (its key)"), depth + 1);
-        Visit(value, value_path, depth + 1);
+        path_.back().at_key = true;
+        Visit(key);
+        path_.back().at_key = false;
+        Visit(value);
       }
-      Leave(object);
+      path_.pop_back();
     } else if (Py_TYPE(object) == reinterpret_cast<PyTypeObject*>(THPVariableClass)) {
       // Exactly torch.Tensor: THPVariable_CheckExact admits nn.Parameter too,
       // which would arrive as a plain tensor.
       const at::Tensor& tensor = THPVariable_Unpack(object);
       if (!tensor.defined() || !tensor.device().is_cpu()) {
         throw py::type_error(absl::StrCat(
-            "cannot send ", path, ": a torch.Tensor on ",
+            "cannot send ", Path(), ": a torch.Tensor on ",
             tensor.defined() ? tensor.device().str() : std::string("no device"),
             " (only CPU tensors travel as objects; move it with .cpu())"));
       }
       if (tensor.is_quantized()) {
         throw py::type_error(
-            absl::StrCat("cannot send ", path, ": a quantized torch.Tensor (",
+            absl::StrCat("cannot send ", Path(), ": a quantized torch.Tensor (",
                          std::string(tensor.dtype().name()), ")"));
       }
-      Enter(object, path);
-      Leave(object);  // a tensor reached twice would arrive as two tensors
+      Remember(object);  // a tensor reached twice would arrive as two tensors
       at::Tensor contiguous = tensor.detach().contiguous();
       node.tag = ValueTag::kTensor;
       node.integer = static_cast<int64_t>(snapshot_.tensors_.size());
@@ -152,13 +158,36 @@ class ObjectSnapshot::Walker {
       snapshot_.tensors_.push_back(std::move(contiguous));
     } else {
       throw py::type_error(absl::StrCat(
-          "cannot send ", path, ": type '", TypeName(object),
+          "cannot send ", Path(), ": type '", TypeName(object),
           "' is not plain data (None, bool, int, float, str, bytes, list, tuple, dict with "
           "str/int keys, CPU torch.Tensor; subclasses are refused too)"));
     }
   }
 
  private:
+  // One container on the way down to the value being visited.
+  struct Step {
+    PyObject* container;
+    Py_ssize_t index = 0;     // list, tuple
+    PyObject* key = nullptr;  // dict
+    bool at_key = false;      // visiting the dict's key itself
+  };
+
+  // Where the visited value sits, as Python spells it: obj['layers'][3].
+  // Built only for an error message: most objects never need it.
+  std::string Path() const {
+    std::string path = "obj";
+    for (const Step& step : path_) {
+      if (step.key == nullptr) {
+        absl::StrAppend(&path, "[", step.index, "]");
+      } else {
+        absl::StrAppend(&path, KeyInPath(step.key));
+      }
+    }
+    if (!path_.empty() && path_.back().at_key) absl::StrAppend(&path, " (its key)");
+    return path;
+  }
+
   void Add(ValueTag tag, uint64_t body_bytes) {
     SnapshotNode node;
     node.tag = tag;
@@ -172,31 +201,49 @@ class ObjectSnapshot::Walker {
     Py_INCREF(object);
     snapshot_.kept_.push_back(object);
   }
+
   // Lists, dicts and tensors are sent by value: each may be reached once.
-  void Enter(PyObject* object, const std::string& path) {
-    if (on_path_.contains(object)) {
-      throw py::value_error(absl::StrCat("cannot send ", path, ": a cycle (this ",
-                                         TypeName(object), " contains itself)"));
-    }
-    if (!seen_.insert(object).second) {
+  // Most objects hold a few, so a short list is searched before any hash
+  // set is built.
+  void Remember(PyObject* object) {
+    const bool seen =
+        seen_.empty() ? absl::c_linear_search(first_seen_, object) : seen_.contains(object);
+    if (seen) {
+      const bool on_path = absl::c_any_of(path_, [object](const Step& step) {
+        return step.container == object;
+      });
+      if (on_path) {
+        throw py::value_error(absl::StrCat("cannot send ", Path(), ": a cycle (this ",
+                                           TypeName(object), " contains itself)"));
+      }
       throw py::value_error(absl::StrCat(
-          "cannot send ", path, ": this ", TypeName(object),
+          "cannot send ", Path(), ": this ", TypeName(object),
           " is also reached earlier in the object (a shared reference would arrive as two "
           "copies); send a copy"));
     }
-    on_path_.insert(object);
+    if (!seen_.empty()) {
+      seen_.insert(object);
+    } else if (first_seen_.size() < kLinearSeen) {
+      first_seen_.push_back(object);
+    } else {
+      seen_.insert(first_seen_.begin(), first_seen_.end());
+      seen_.insert(object);
+    }
   }
-  void Leave(PyObject* object) { on_path_.erase(object); }
+
+  static constexpr size_t kLinearSeen = 16;
 
   ObjectSnapshot& snapshot_;
   uint64_t values_ = 0;
-  absl::flat_hash_set<PyObject*> seen_;
-  absl::flat_hash_set<PyObject*> on_path_;
+  std::vector<Step> path_;
+  absl::InlinedVector<PyObject*, kLinearSeen> first_seen_;
+  absl::flat_hash_set<PyObject*> seen_;  // once first_seen_ is full
 };
 
 std::shared_ptr<const ObjectSnapshot> ObjectSnapshot::Take(PyObject* object) {
   std::shared_ptr<ObjectSnapshot> snapshot(new ObjectSnapshot());
-  Walker(*snapshot).Visit(object, "obj", 0);
+  snapshot->nodes_.reserve(16);
+  Walker(*snapshot).Visit(object);
   return snapshot;
 }
 
