@@ -1,5 +1,6 @@
 """The group's methods and attributes against the original's documented
 behaviour (fastvideo.distributed.utils.StatelessProcessGroup)."""
+import inspect
 import time
 
 import pytest
@@ -122,6 +123,34 @@ def test_wrong_peer_is_value_error(group, call):
 def test_negative_timeout_is_value_error(group):
     with pytest.raises(ValueError, match="timeout"):
         group.barrier(timeout=-1)
+
+
+def test_arguments_match_as_in_python(group):
+    me = group.rank
+    group.send_obj("positional", me, 30)
+    group.send_obj(dst=me, obj="keywords", timeout=None)
+    assert group.recv_obj(me, 30.0) == "positional"
+    assert group.recv_obj(src=me) == "keywords"
+    assert group.broadcast_obj("b", me if group.world_size == 1 else 0, timeout=30) == "b"
+    assert group.all_gather_obj(obj=me, timeout=30) == list(range(group.world_size))
+    sent_before = group.send_dst_counter[me]
+    refused = [
+        (lambda: group.send_obj("x"), r"send_obj\(\) missing required argument 'dst'"),
+        (lambda: group.send_obj("x", me, dst=me), "multiple values for argument 'dst'"),
+        (lambda: group.send_obj("x", dst=me, to=me), "unexpected keyword argument 'to'"),
+        (lambda: group.send_obj("x", me, 1, 2), r"takes at most 3 arguments \(4 given\)"),
+        (lambda: group.send_obj("x", dst="0"), "dst must be an int, not 'str'"),
+        (lambda: group.send_obj("x", dst=True), "dst must be an int, not 'bool'"),
+        (lambda: group.recv_obj(src=1.0), "src must be an int, not 'float'"),
+        (lambda: group.barrier(timeout="1"), "timeout must be seconds"),
+    ]
+    for call, message in refused:
+        with pytest.raises(TypeError, match=message):
+            call()
+    with pytest.raises(ValueError, match="dst is out of range"):
+        group.send_obj("x", dst=2**40)
+    assert group.send_dst_counter[me] == sent_before  # nothing was sent
+    assert str(inspect.signature(group.send_obj)) == "(obj, dst, timeout=None)"
 
 
 def test_barrier_with_timeout(group):

@@ -14,6 +14,7 @@
 #include "tensor/divisibility.h"
 #include "tensor/sequence_padding.h"
 #include "tensor/split.h"
+#include "tools/python/fast_methods.h"
 #include "tools/python/mpi_session.h"
 #include "tools/python/py_process_group.h"
 #include "tools/python/status_exception.h"
@@ -128,15 +129,6 @@ PYBIND11_MODULE(_core, module) {
           "launched MPI jobs. Group rank 0 listens on host:port; every process of this job "
           "calls with its own group rank. Jobs must share an ompi-server "
           "(fastvideo-ompi-server, fastvideo-mpilaunch --ompi-server).")
-      .def("send_obj", &PyProcessGroup::send_obj, py::arg("obj"), py::arg("dst"),
-           py::arg("timeout") = py::none())
-      .def("recv_obj", &PyProcessGroup::recv_obj, py::arg("src"),
-           py::arg("timeout") = py::none())
-      .def("broadcast_obj", &PyProcessGroup::broadcast_obj, py::arg("obj"), py::arg("src"),
-           py::arg("timeout") = py::none())
-      .def("all_gather_obj", &PyProcessGroup::all_gather_obj, py::arg("obj"),
-           py::arg("timeout") = py::none())
-      .def("barrier", &PyProcessGroup::barrier, py::arg("timeout") = py::none())
       .def("expire_data", &PyProcessGroup::expire_data)
       .def("progress", &PyProcessGroup::progress)
       .def("send", &PyProcessGroup::send, py::arg("tensor"), py::arg("dst"),
@@ -171,6 +163,8 @@ PYBIND11_MODULE(_core, module) {
                std::to_string(self.rank()) + " of " + std::to_string(self.world_size()) +
                (self.closed() ? ", closed>" : ">");
       });
+
+  InstallFastMethods(group);  // send_obj, recv_obj, broadcast_obj, all_gather_obj, barrier
 
   module.def("_shutdown", [](double timeout) {
     Shutdown([timeout] { PyProcessGroup::CloseAll(timeout); });

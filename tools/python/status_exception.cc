@@ -66,6 +66,11 @@ PyObject* ClassOf(const absl::Status& status) {
 
 }  // namespace
 
+void SetPythonError(const absl::Status& status) {
+  const std::string message(status.message());
+  PyErr_SetString(ClassOf(status), message.c_str());
+}
+
 void RegisterExceptions(py::module_& module) {
   classes.base = NewClass(module, "Error", "Base class of fastvideo_dist's errors.",
                           {PyExc_Exception});
@@ -103,8 +108,7 @@ void RegisterExceptions(py::module_& module) {
     try {
       if (error) std::rethrow_exception(error);
     } catch (const StatusError& e) {
-      const std::string message(e.status().message());
-      PyErr_SetString(ClassOf(e.status()), message.c_str());
+      SetPythonError(e.status());
     }
   });
 }

@@ -37,6 +37,9 @@ inline void ThrowIfError(absl::Status status) {
   if (!status.ok()) throw StatusError(std::move(status));
 }
 
+// Sets the Python exception that matches `status` (which is not OK).
+void SetPythonError(const absl::Status& status);
+
 // Adds the exception classes to `module` and installs the translator.
 void RegisterExceptions(pybind11::module_& module);
 
