@@ -122,6 +122,7 @@ absl::StatusOr<StatelessProcessGroup> StatelessProcessGroup::FromOwnedComm(
       absl::Seconds(impl->options.data_expiration_seconds);
   channel_options.clock = impl->options.clock;
   channel_options.verify_payloads = impl->options.verify_payloads;
+  channel_options.barrier = impl->options.barrier_algorithm;
   if (impl->lifelines) {
     channel_options.peers_alive = [lifelines = impl->lifelines, where = impl->name] {
       return lifelines->Check(absl::StrCat("group '", where, "'"));

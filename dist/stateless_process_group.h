@@ -31,7 +31,8 @@
 // the descriptor and one per chunk, and an atomic acknowledgement. One of
 // 256 KiB or more that fits in a chunk is encoded straight into the
 // sender's window and decoded straight out of it (one copy per side).
-// barrier() is ceil(log2(n)) rounds.
+// barrier() is one round of stores on shared memory (see
+// barrier_algorithm.h for the others).
 // Threads: use a group from one thread at a time. Progress: with osc/pt2pt
 // (TCP), one-sided operations reach a member only while it is in an MPI
 // call; call progress() from long compute loops if peers wait on you.
@@ -55,6 +56,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "dist/barrier_algorithm.h"
 #include "dist/channel_stats.h"
 #include "dist/codec.h"
 #include "dist/message_key.h"
@@ -96,6 +98,9 @@ struct GroupOptions {
   // Hash every chunk and check it on arrival (costs two passes over large
   // objects). Off: descriptors are still sealed and re-checked.
   bool verify_payloads = false;
+  // How barrier() meets (see barrier_algorithm.h); kAuto chooses by the
+  // member count and the transport. Must be the same on every member.
+  BarrierAlgorithm barrier_algorithm = BarrierAlgorithm::kAuto;
 };
 
 enum class ReduceOp { kSum, kProduct, kMin, kMax };
@@ -222,7 +227,9 @@ class StatelessProcessGroup {
     return gathered;
   }
 
-  // No member leaves before every member has entered.
+  // No member leaves before every member has entered. One that runs out of
+  // time (DeadlineExceeded naming the member it waits for) stays pending:
+  // the next barrier() resumes it instead of entering a new one.
   absl::Status barrier(Deadline deadline = {});
 
   // Drops what this member published more than data_expiration_seconds ago.

@@ -64,7 +64,12 @@ TEST(BlockAllocatorTest, RandomAllocateFreeNeverOverlapsAndEndsEmpty) {
 TEST(SegmentLayoutTest, RegionsDoNotOverlap) {
   auto layout = SegmentLayout::Create(8, 16, 1 << 20, 4096);
   ASSERT_TRUE(layout.ok()) << layout.status();
-  EXPECT_LE(layout->barrier(SegmentLayout::kBarrierRounds - 1) + 8,
+  EXPECT_LE(layout->notice(7, InboxStream::kCollective) + 8, layout->barrier_round(0));
+  EXPECT_LE(layout->barrier_round(SegmentLayout::kBarrierRounds - 1) + 8,
+            layout->barrier_arrival(0));
+  EXPECT_LE(layout->barrier_arrival(7) + 8, layout->inbox_slot(0, InboxStream::kP2p, 0));
+  EXPECT_LE(layout->inbox_slot(7, InboxStream::kCollective, 15) +
+                layout->inbox().slot_bytes,
             layout->p2p_descriptor(0, 0));
   EXPECT_EQ(layout->p2p_descriptor(0, 16), layout->p2p_descriptor(0, 0));
   EXPECT_EQ(layout->p2p_descriptor(1, 0),

@@ -118,16 +118,83 @@ TEST(ProcessGroupTest, AllGatherIsIndexedByRank) {
   }
 }
 
+// Every barrier algorithm, whichever kAuto picks for this rank count and
+// transport.
+class BarrierTest : public ::testing::TestWithParam<BarrierAlgorithm> {
+ protected:
+  StatelessProcessGroup MakeGroup() {
+    GroupOptions options = SmallWindow();
+    options.barrier_algorithm = GetParam();
+    return MakeWorld(std::move(options));
+  }
+};
+
+std::string AlgorithmName(const ::testing::TestParamInfo<BarrierAlgorithm>& info) {
+  switch (info.param) {
+    case BarrierAlgorithm::kAuto:
+      return "Auto";
+    case BarrierAlgorithm::kAllToAll:
+      return "AllToAll";
+    case BarrierAlgorithm::kStar:
+      return "Star";
+    case BarrierAlgorithm::kDissemination:
+      return "Dissemination";
+  }
+  return "Unknown";
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, BarrierTest,
+                         ::testing::Values(BarrierAlgorithm::kAuto, BarrierAlgorithm::kAllToAll,
+                                           BarrierAlgorithm::kStar,
+                                           BarrierAlgorithm::kDissemination),
+                         AlgorithmName);
+
 // Before the barrier every rank publishes a message to every other; after
 // it, each must already be there: a zero-wait receive finds it. A rank that
 // left the barrier early would find a message missing.
-TEST(ProcessGroupTest, NoRankLeavesTheBarrierBeforeAllEntered) {
-  StatelessProcessGroup group = MakeWorld();
+TEST_P(BarrierTest, NoRankLeavesTheBarrierBeforeAllEntered) {
+  StatelessProcessGroup group = MakeGroup();
   const int n = group.world_size(), me = group.rank();
   for (int round = 0; round < 30; ++round) {
     // Uneven work before the barrier, different on every rank and round.
     volatile uint64_t sink = 0;
     for (int i = 0; i < ((me * 7 + round * 13) % n) * 20000; ++i) sink = sink + i;
+    for (int dst = 0; dst < n; ++dst) ASSERT_OK(group.send_obj(round, dst));
+    ASSERT_OK(group.barrier());
+    for (int src = 0; src < n; ++src) {
+      absl::StatusOr<int> got = group.recv_obj<int>(src, absl::InfinitePast());
+      ASSERT_TRUE(got.ok()) << "round " << round << ": " << got.status();
+      EXPECT_EQ(*got, round);
+    }
+  }
+}
+
+// The last rank comes late: the others time out, naming whom they wait
+// for, tell it so, and call barrier() again, which resumes the barrier
+// that timed out; from then on every member counts the same barriers.
+TEST_P(BarrierTest, ATimedOutBarrierNamesWhomItWaitsForAndIsResumed) {
+  StatelessProcessGroup group = MakeGroup();
+  const int n = group.world_size(), me = group.rank(), late = n - 1;
+  if (n < 2) GTEST_SKIP() << "needs a second rank";
+  if (me != late) {
+    const absl::Status timed_out = group.barrier(absl::Now() + absl::Milliseconds(200));
+    ASSERT_TRUE(absl::IsDeadlineExceeded(timed_out)) << timed_out;
+    EXPECT_THAT(timed_out.message(), HasSubstr("barrier #0 timed out waiting for rank "));
+    const bool waits_for_the_late_one =
+        GetParam() == BarrierAlgorithm::kAllToAll ||
+        (GetParam() == BarrierAlgorithm::kStar && me == 0);
+    if (waits_for_the_late_one) {
+      EXPECT_THAT(timed_out.message(), HasSubstr(absl::StrCat("rank ", late, " to arrive")));
+    }
+    ASSERT_OK(group.send_obj(std::string("late"), late));
+  } else {
+    for (int src = 0; src < late; ++src) {
+      ASSERT_OK_AND_ASSIGN(std::string told, group.recv_obj<std::string>(src));
+      EXPECT_EQ(told, "late");
+    }
+  }
+  ASSERT_OK(group.barrier());
+  for (int round = 0; round < 5; ++round) {
     for (int dst = 0; dst < n; ++dst) ASSERT_OK(group.send_obj(round, dst));
     ASSERT_OK(group.barrier());
     for (int src = 0; src < n; ++src) {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "dist/barrier_algorithm.h"
 #include "dist/channel_stats.h"
 #include "dist/internal/backoff.h"
 #include "dist/internal/rma.h"
@@ -43,6 +44,8 @@ struct ChannelOptions {
   // Groups across jobs (see lifelines.h): OK while every member lives, else
   // Unavailable naming who is gone. Waits check it before they touch peers.
   std::function<absl::Status()> peers_alive;
+  // kAuto: chosen from the member count and the window's memory model.
+  BarrierAlgorithm barrier = BarrierAlgorithm::kAuto;
 };
 
 struct ChannelContext {

@@ -14,8 +14,11 @@
 //                notice[w][s]       descriptors writer w has published to M
 //                                   on stream s (w's ring slots used): w,
 //                                   MPI_Accumulate(MPI_REPLACE)
-//                barrier[64]        arrivals per dissemination round:
+//                barrier_round[64]  arrivals per dissemination round:
 //                                   partners, MPI_Accumulate(MPI_SUM)
+//                barrier_arrival[w] the last barrier member w entered (and,
+//                                   with the star, w = 0 released): w,
+//                                   MPI_Accumulate(MPI_REPLACE)
 //   [ inboxes ]  inbox[w][s][slots] records writer w pushed to M: w, one
 //                                   MPI_Put per record (+ flush_local)
 //   [ rings   ]  p2p[r][ring_slots] descriptors of M's pull stream to r:
@@ -65,8 +68,16 @@
 // descriptor, if any: #k -> pulled; a later number -> #k is a record still
 // landing. A message to oneself never enters the window.
 //
-// Barrier: in round i each member adds 1 to barrier[i] of member
-// (rank + 2^i) mod n and waits, polling its own word, for its epoch.
+// Barrier (barrier.h): a member's epoch is the number of barriers it has
+// entered. All-to-all: each member stores its epoch into barrier_arrival
+// [rank] of every other member and waits until all of its own arrival
+// words reach it. Star: members store into member 0's words; member 0,
+// once all have come, stores its epoch into barrier_arrival[0] of each,
+// which they wait for. Dissemination: in round i each member adds 1 to
+// barrier_round[i] of member (rank + 2^i) mod n and waits, polling its own
+// word, for its epoch. Before signalling, a member completes its puts at
+// their targets (MPI_Win_flush_all), so what it sent before the barrier is
+// there for its readers after it.
 #ifndef FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 #define FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 
@@ -174,8 +185,11 @@ class SegmentLayout {
   uint64_t notice(int writer, InboxStream stream) const {
     return 8 * (4 * uint64_t(world_size_) + 2 * uint64_t(writer) + uint64_t(stream));
   }
-  uint64_t barrier(int round) const {
+  uint64_t barrier_round(int round) const {
     return 8 * (6 * uint64_t(world_size_) + uint64_t(round));
+  }
+  uint64_t barrier_arrival(int member) const {
+    return 8 * (6 * uint64_t(world_size_) + kBarrierRounds + uint64_t(member));
   }
   // In a reader's segment: the slot of record `index` of `writer`'s stream.
   uint64_t inbox_slot(int writer, InboxStream stream, uint64_t index) const {

@@ -87,7 +87,8 @@ absl::Status WindowChannel::OpenWindow() {
   MPI_Info info;
   FV_RETURN_IF_MPI_ERROR(MPI_Info_create(&info));
   // Readers use MPI_REPLACE on ack and credit words, writers on notices,
-  // partners MPI_SUM on barrier words, owners MPI_NO_OP: one op per word.
+  // barrier partners MPI_SUM on round words, MPI_REPLACE on arrival words,
+  // owners MPI_NO_OP: one op per word.
   MPI_Info_set(info, "accumulate_ops", "same_op_no_op");
   // One group at a time per node (see node_window_turn.h); the members are
   // all here already (roll call), so a long wait means another group hangs.
@@ -115,7 +116,8 @@ absl::Status WindowChannel::OpenWindow() {
       ChannelContext{*rma_, layout_, options_, stats_, rank_, world_size_, *oversubscribed});
   publisher_ = std::make_unique<Publisher>(*context_);
   receiver_ = std::make_unique<Receiver>(*context_);
-  barrier_ = std::make_unique<DisseminationBarrier>(*context_);
+  barrier_ = std::make_unique<WindowBarrier>(
+      *context_, ResolveBarrierAlgorithm(options_.barrier, world_size_, rma_->unified()));
   std::memset(base_, 0, layout_.data_begin());
   rma_->SyncLocalStores();
   // Nobody reads or writes a segment before its owner has cleared it.

@@ -176,7 +176,7 @@ class WindowChannel {
   std::unique_ptr<ChannelContext> context_;  // what the parts share
   std::unique_ptr<Publisher> publisher_;
   std::unique_ptr<Receiver> receiver_;
-  std::unique_ptr<DisseminationBarrier> barrier_;
+  std::unique_ptr<WindowBarrier> barrier_;
 };
 
 }  // namespace fastvideo::dist
