@@ -7,9 +7,9 @@
 namespace fastvideo {
 
 enum class BarrierAlgorithm {
-  // kAllToAll for up to 16 members over directly accessible memory (shared
-  // memory, RDMA); kStar for 3 to 64 members when one-sided operations
-  // travel as messages (osc/pt2pt: TCP); kDissemination otherwise.
+  // kAllToAll for 2 members, and up to 16 on one node with shared memory;
+  // kStar for up to 64 across nodes (or with mpirun --mca btl tcp,self);
+  // kDissemination beyond.
   kAuto,
   // One round: every member signals every other and waits for all of them.
   // Fewest dependent steps, the best when ranks outnumber cores.

@@ -1,5 +1,5 @@
 // The channel's building blocks: the block allocator, the segment layout,
-// descriptors and the hash.
+// descriptors, the hash, the barrier's choice and MCA component lists.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,8 +8,10 @@
 #include <random>
 #include <string>
 
+#include "dist/internal/barrier.h"
 #include "dist/internal/block_allocator.h"
 #include "dist/internal/hash.h"
+#include "dist/internal/mca_setting.h"
 #include "dist/message_key.h"
 #include "dist/internal/segment_layout.h"
 
@@ -163,6 +165,29 @@ TEST(MessageKeyTest, StoreStyleNames) {
             "broadcast_from/0/#2");
   EXPECT_EQ((MessageKey{MessageKind::kAllGather, 4, MessageKey::kEveryRank, 0}.ToString()),
             "all_gather_from/4/#0");
+}
+
+TEST(BarrierChoiceTest, AllToAllOnANodeStarAcrossNodesDisseminationForMany) {
+  const auto choose = [](int members, bool shared_memory) {
+    return ResolveBarrierAlgorithm(BarrierAlgorithm::kAuto, members, shared_memory);
+  };
+  EXPECT_EQ(choose(1, false), BarrierAlgorithm::kAllToAll);
+  EXPECT_EQ(choose(2, false), BarrierAlgorithm::kAllToAll);
+  EXPECT_EQ(choose(3, false), BarrierAlgorithm::kStar);
+  EXPECT_EQ(choose(64, false), BarrierAlgorithm::kStar);
+  EXPECT_EQ(choose(65, false), BarrierAlgorithm::kDissemination);
+  EXPECT_EQ(choose(16, true), BarrierAlgorithm::kAllToAll);
+  EXPECT_EQ(choose(17, true), BarrierAlgorithm::kDissemination);
+  EXPECT_EQ(ResolveBarrierAlgorithm(BarrierAlgorithm::kStar, 2, true), BarrierAlgorithm::kStar);
+}
+
+TEST(McaListTest, IncludeAndExcludeLists) {
+  EXPECT_TRUE(McaListAdmits("", "vader"));
+  EXPECT_TRUE(McaListAdmits("self,vader", "vader"));
+  EXPECT_FALSE(McaListAdmits("tcp,self", "vader"));
+  EXPECT_FALSE(McaListAdmits("^vader,openib", "vader"));
+  EXPECT_TRUE(McaListAdmits("^openib", "vader"));
+  EXPECT_FALSE(McaListAdmits("vaderx", "vader"));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-// NodeIsOversubscribed under mpirun: a job with no more ranks than the
-// node's cores is not oversubscribed, even though mpirun then binds each
-// rank to a single core of its own; one with more ranks is.
+// MeasureNodeLoad under mpirun (one node): a job with no more ranks than
+// the node's cores is not oversubscribed, even though mpirun then binds
+// each rank to a single core of its own; one with more ranks is.
 #include "dist/internal/node_load.h"
 
 #include <gtest/gtest.h>
@@ -16,9 +16,11 @@ TEST(NodeLoadTest, ComparesTheNodesRanksWithTheCoresTheyShare) {
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   cpu_set_t mine;
   ASSERT_EQ(sched_getaffinity(0, sizeof(mine), &mine), 0);
-  absl::StatusOr<bool> oversubscribed = fastvideo::dist::NodeIsOversubscribed(MPI_COMM_WORLD);
-  ASSERT_TRUE(oversubscribed.ok()) << oversubscribed.status();
-  EXPECT_EQ(*oversubscribed, ranks > cores)
+  absl::StatusOr<fastvideo::dist::NodeLoad> load =
+      fastvideo::dist::MeasureNodeLoad(MPI_COMM_WORLD);
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_TRUE(load->all_ranks_here);
+  EXPECT_EQ(load->oversubscribed, ranks > cores)
       << ranks << " ranks, " << cores << " cores online, this rank may use "
       << CPU_COUNT(&mine);
 }

@@ -12,19 +12,20 @@ namespace {
 // Measured with 2-8 ranks on 2 cores (tools/benchmark/benchmark.md): one
 // round of all-to-all stores beats log2(n) dependent rounds on shared
 // memory, even with 4 ranks per core; over osc/pt2pt each store is a TCP
-// message and the star's 2(n-1) of them beat n(n-1).
+// message and the star's 2(n-1) of them beat n(n-1) from 3 members on (at
+// 2, both send 2 and all-to-all waits once).
 constexpr int kMaxAllToAllMembers = 16;
 constexpr int kMaxStarMembers = 64;
 
 }  // namespace
 
 BarrierAlgorithm ResolveBarrierAlgorithm(BarrierAlgorithm requested, int world_size,
-                                         bool unified) {
+                                         bool shared_memory) {
   if (requested != BarrierAlgorithm::kAuto) return requested;
-  if (unified && world_size <= kMaxAllToAllMembers) return BarrierAlgorithm::kAllToAll;
-  if (!unified && world_size >= 3 && world_size <= kMaxStarMembers) {
-    return BarrierAlgorithm::kStar;
+  if (world_size <= 2 || (shared_memory && world_size <= kMaxAllToAllMembers)) {
+    return BarrierAlgorithm::kAllToAll;
   }
+  if (!shared_memory && world_size <= kMaxStarMembers) return BarrierAlgorithm::kStar;
   return BarrierAlgorithm::kDissemination;
 }
 

@@ -19,11 +19,11 @@
 
 namespace fastvideo::dist {
 
-// What kAuto means for `world_size` members over a window whose memory is
-// directly accessible (`unified`, MPI_WIN_UNIFIED) or not; other values
-// are returned as they are.
+// What kAuto means for `world_size` members whose one-sided operations go
+// through shared memory (all on one node) or as messages; other values are
+// returned as they are.
 BarrierAlgorithm ResolveBarrierAlgorithm(BarrierAlgorithm requested, int world_size,
-                                         bool unified);
+                                         bool shared_memory);
 
 class WindowBarrier {
  public:

@@ -3,13 +3,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "dist/internal/mca_setting.h"
 #include "dist/internal/mpi_error.h"
 
 namespace fastvideo::dist {
@@ -19,34 +18,6 @@ constexpr const char kHowToConnect[] =
     "start one ompi-server (fastvideo-ompi-server start --uri FILE) and launch every job with "
     "fastvideo-mpilaunch --ompi-server FILE (or mpirun --ompi-server file:FILE --mca osc "
     "sm,rdma,pt2pt)";
-
-// An MCA variable's value through the MPI tool interface, or nullopt.
-std::optional<std::string> ReadMcaString(const char* name) {
-  int provided = 0;
-  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return std::nullopt;
-  std::optional<std::string> value;
-  int index = 0, count = 0;
-  MPI_T_cvar_handle handle;
-  if (MPI_T_cvar_get_index(name, &index) == MPI_SUCCESS &&
-      MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count) == MPI_SUCCESS) {
-    std::vector<char> buffer(std::max(count, 1) + 4096, '\0');
-    if (MPI_T_cvar_read(handle, buffer.data()) == MPI_SUCCESS) value = buffer.data();
-    MPI_T_cvar_handle_free(&handle);
-  }
-  MPI_T_finalize();
-  return value;
-}
-
-// Whether an MCA component list ("a,b", "^a,b" or empty: all) admits `name`.
-bool Admits(const std::string& list, absl::string_view name) {
-  if (list.empty()) return true;
-  const bool exclude = list[0] == '^';
-  bool listed = false;
-  for (absl::string_view item : absl::StrSplit(exclude ? list.substr(1) : list, ',')) {
-    listed |= item == name;
-  }
-  return exclude != listed;
-}
 
 }  // namespace
 
@@ -63,10 +34,10 @@ absl::Status CanConnectJobs() {
                      kHowToConnect));
   }
   const std::optional<std::string> osc = ReadMcaString("osc");
-  if (osc && (!Admits(*osc, "pt2pt") || Admits(*osc, "ucx"))) {
+  if (osc && (!McaListAdmits(*osc, "pt2pt") || McaListAdmits(*osc, "ucx"))) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this process's MCA setting osc='", *osc, "' ",
-        Admits(*osc, "pt2pt") ? "admits osc/ucx, which lost one-sided updates between jobs"
+        McaListAdmits(*osc, "pt2pt") ? "admits osc/ucx, which lost one-sided updates between jobs"
                               : "excludes osc/pt2pt, the one-sided component that works "
                                 "between jobs",
         "; fastvideo::MpiRuntime sets osc=sm,rdma,pt2pt when OMPI_MCA_osc is unset, else ",

@@ -9,7 +9,7 @@
 
 namespace fastvideo::dist {
 
-absl::StatusOr<bool> NodeIsOversubscribed(MPI_Comm comm) {
+absl::StatusOr<NodeLoad> MeasureNodeLoad(MPI_Comm comm) {
   MPI_Comm node;
   FV_RETURN_IF_MPI_ERROR(
       MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
@@ -25,7 +25,9 @@ absl::StatusOr<bool> NodeIsOversubscribed(MPI_Comm comm) {
       MPI_Allreduce(&mine, &node_cpus, sizeof(cpu_set_t), MPI_BYTE, MPI_BOR, node);
   MPI_Comm_free(&node);
   FV_RETURN_IF_MPI_ERROR(reduced);
-  return ranks_on_node > CPU_COUNT(&node_cpus);
+  int ranks = 1;
+  MPI_Comm_size(comm, &ranks);
+  return NodeLoad{ranks_on_node > CPU_COUNT(&node_cpus), ranks_on_node == ranks};
 }
 
 }  // namespace fastvideo::dist

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "dist/internal/forget_window.h"
+#include "dist/internal/mca_setting.h"
 #include "dist/internal/mpi_error.h"
 #include "dist/internal/node_load.h"
 #include "dist/internal/node_window_turn.h"
@@ -104,8 +105,8 @@ absl::Status WindowChannel::OpenWindow() {
   MPI_Info_free(&info);
   FV_RETURN_IF_MPI_ERROR(allocated);
   FV_RETURN_IF_MPI_ERROR(MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN));
-  absl::StatusOr<bool> oversubscribed = NodeIsOversubscribed(comm_);
-  if (!oversubscribed.ok()) return oversubscribed.status();
+  absl::StatusOr<NodeLoad> load = MeasureNodeLoad(comm_);
+  if (!load.ok()) return load.status();
   int* model = nullptr;
   int has_model = 0;
   FV_RETURN_IF_MPI_ERROR(MPI_Win_get_attr(window_, MPI_WIN_MODEL, &model, &has_model));
@@ -113,11 +114,14 @@ absl::Status WindowChannel::OpenWindow() {
   window_locked_ = true;
   rma_ = std::make_unique<MpiRma>(window_, base_, rank_, has_model && *model == MPI_WIN_UNIFIED);
   context_ = std::make_unique<ChannelContext>(
-      ChannelContext{*rma_, layout_, options_, stats_, rank_, world_size_, *oversubscribed});
+      ChannelContext{*rma_, layout_, options_, stats_, rank_, world_size_, load->oversubscribed});
   publisher_ = std::make_unique<Publisher>(*context_);
   receiver_ = std::make_unique<Receiver>(*context_);
+  // Every member reaches the same answer: all are on one node or none is,
+  // and mpirun gives all the same MCA settings.
+  const bool shared_memory = load->all_ranks_here && McaAdmitsSharedMemoryWindows();
   barrier_ = std::make_unique<WindowBarrier>(
-      *context_, ResolveBarrierAlgorithm(options_.barrier, world_size_, rma_->unified()));
+      *context_, ResolveBarrierAlgorithm(options_.barrier, world_size_, shared_memory));
   std::memset(base_, 0, layout_.data_begin());
   rma_->SyncLocalStores();
   // Nobody reads or writes a segment before its owner has cleared it.
