@@ -36,10 +36,11 @@ void OwnedObject::Reset() {
   PyGILState_Release(state);
 }
 
-namespace {
-
-// Copies this large or larger are made without the GIL.
+// Copies this large or larger are made without the GIL; smaller payloads
+// are built after the call (BuildReceived).
 constexpr uint64_t kReleaseGilBytes = uint64_t{64} << 10;
+
+namespace {
 
 absl::Status Corrupt(const dist::Reader& in, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("corrupt '", in.type_tag(), "' payload: ", what));
@@ -192,6 +193,21 @@ class ObjectBuilder {
 };
 
 }  // namespace
+
+absl::Status BuildReceived(PyMessage& message) {
+  if (message.received.empty()) return absl::OkStatus();
+  const std::string received = std::move(message.received);
+  message.received.clear();
+  dist::Reader in(received, dist::Codec<PyMessage>::Tag());
+  OwnedObject result;
+  if (absl::Status status = ObjectBuilder(in).Build(0, result); !status.ok()) return status;
+  if (in.remaining() != 0) {
+    return Corrupt(in, absl::StrCat(in.remaining(), " bytes left after the value"));
+  }
+  message.incoming = std::move(result);
+  return absl::OkStatus();
+}
+
 }  // namespace fastvideo::python
 
 namespace fastvideo::dist {
@@ -232,6 +248,14 @@ void Codec<python::PyMessage>::Encode(const python::PyMessage& message, Writer& 
 }
 
 absl::Status Codec<python::PyMessage>::Decode(Reader& in, python::PyMessage& message) {
+  // A small payload is copied out now and built by the caller, which holds
+  // the GIL again anyway: taking it here too would cost two more handoffs.
+  if (in.remaining() > 0 && in.remaining() < python::kReleaseGilBytes) {
+    absl::string_view bytes;
+    if (absl::Status status = in.GetView(in.remaining(), bytes); !status.ok()) return status;
+    message.received.assign(bytes.data(), bytes.size());
+    return absl::OkStatus();
+  }
   pybind11::gil_scoped_acquire gil;
   python::OwnedObject result;
   if (absl::Status status = python::ObjectBuilder(in).Build(0, result); !status.ok()) {

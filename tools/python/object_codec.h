@@ -5,8 +5,10 @@
 //   int: 8 bytes; float: 8 bytes (IEEE double); str (UTF-8) and bytes:
 //   u64 length and the bytes; list and tuple: u64 count and the elements;
 //   dict: u64 count and key, value pairs; tensor: dist::Codec<at::Tensor>.
-// Decoding builds the Python objects with the GIL (copies of large bytes
-// and tensors without it), checks every count against the bytes left,
+// Decoding a payload of up to 64 KiB copies its bytes (no GIL needed: the
+// call waits without it) for BuildReceived to build once the GIL is back;
+// a larger one is built in place, taking the GIL (copies of large bytes
+// and tensors without it). Building checks every count against the bytes left,
 // nesting against kMaxObjectNesting, dict keys (str or int, none twice)
 // and str against UTF-8, and reports anything else as DataLoss; it never
 // runs any Python code.
@@ -47,11 +49,17 @@ class OwnedObject {
   PyObject* object_ = nullptr;
 };
 
-// What send_obj sends (outgoing) or recv_obj received (incoming).
+// What send_obj sends (outgoing) or recv_obj received (incoming, or
+// its bytes in `received` until BuildReceived makes it).
 struct PyMessage {
   std::shared_ptr<const ObjectSnapshot> outgoing;
   OwnedObject incoming;
+  std::string received;
 };
+
+// Needs the GIL: builds `incoming` from `received` (if any), as Decode
+// would have; DataLoss if the bytes are corrupt.
+absl::Status BuildReceived(PyMessage& message);
 
 }  // namespace fastvideo::python
 

@@ -145,13 +145,14 @@ StatelessProcessGroup& PyProcessGroup::Open(const char* call) const {
 void PyProcessGroup::send_obj(py::handle obj, int dst, Timeout timeout) {
   const auto deadline = ToDeadline(timeout);
   const std::shared_ptr<const ObjectSnapshot> snapshot = ObjectSnapshot::Take(obj.ptr());
-  ThrowIfError(Unlocked([&] { return Open("send_obj").send_obj(PyMessage{snapshot, {}}, dst, deadline); }));
+  ThrowIfError(Unlocked([&] { return Open("send_obj").send_obj(PyMessage{snapshot, {}, {}}, dst, deadline); }));
 }
 
 py::object PyProcessGroup::recv_obj(int src, Timeout timeout) {
   const auto deadline = ToDeadline(timeout);
   PyMessage message;
   ThrowIfError(Unlocked([&] { return Open("recv_obj").recv_obj_into(message, src, deadline); }));
+  ThrowIfError(BuildReceived(message));
   return py::reinterpret_steal<py::object>(message.incoming.release());
 }
 
@@ -163,15 +164,19 @@ py::object PyProcessGroup::broadcast_obj(py::handle obj, int src, Timeout timeou
       Unlocked([&] { return Open("broadcast_obj").broadcast_obj(message, src, deadline); });
   ThrowIfError(received.status());
   if (src == rank_) return py::reinterpret_borrow<py::object>(obj);
+  ThrowIfError(BuildReceived(*received));
   return py::reinterpret_steal<py::object>(received->incoming.release());
 }
 
 py::list PyProcessGroup::all_gather_obj(py::handle obj, Timeout timeout) {
   const auto deadline = ToDeadline(timeout);
-  const PyMessage message{ObjectSnapshot::Take(obj.ptr()), {}};
+  const PyMessage message{ObjectSnapshot::Take(obj.ptr()), {}, {}};
   absl::StatusOr<std::vector<PyMessage>> gathered =
       Unlocked([&] { return Open("all_gather_obj").all_gather_obj(message, deadline); });
   ThrowIfError(gathered.status());
+  for (int r = 0; r < world_size_; ++r) {
+    if (r != rank_) ThrowIfError(BuildReceived((*gathered)[r]));
+  }
   py::list result(world_size_);
   for (int r = 0; r < world_size_; ++r) {
     result[r] = r == rank_ ? py::reinterpret_borrow<py::object>(obj)
