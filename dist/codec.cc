@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
+
 namespace fastvideo::dist {
 namespace {
 
@@ -101,8 +103,9 @@ absl::Status ReadFrameHeader(Reader& reader, absl::string_view expected_tag) {
         " bytes"));
   }
   if (tag != expected_tag) {
+    // The tag is a peer's bytes: escaped, they cannot garble the message.
     return absl::InvalidArgumentError(
-        absl::StrCat("payload holds '", tag, "' but was received as '",
+        absl::StrCat("payload holds '", absl::CHexEscape(tag), "' but was received as '",
                      expected_tag, "'"));
   }
   uint64_t body_size = 0;

@@ -16,6 +16,8 @@
 #include "tensor/split.h"
 #include "tools/python/fast_methods.h"
 #include "tools/python/mpi_session.h"
+#include "tools/python/object_codec.h"
+#include "tools/python/object_snapshot.h"
 #include "tools/python/py_process_group.h"
 #include "tools/python/status_exception.h"
 #include "tools/python/tensor_argument.h"
@@ -168,6 +170,23 @@ PYBIND11_MODULE(_core, module) {
 
   module.def("_shutdown", [](double timeout) {
     Shutdown([timeout] { PyProcessGroup::CloseAll(timeout); });
+  });
+
+  // The object codec alone, for tests/python/test_codec.py: a framed
+  // payload as send_obj sends it, and an object from one as recv_obj builds it.
+  module.def("_encode", [](py::handle obj) {
+    const std::string payload =
+        fastvideo::dist::Encode(PyMessage{ObjectSnapshot::Take(obj.ptr()), {}, {}});
+    return py::bytes(payload);
+  });
+  module.def("_decode", [](py::bytes payload) {
+    char* data = nullptr;
+    Py_ssize_t size = 0;
+    PyBytes_AsStringAndSize(payload.ptr(), &data, &size);
+    PyMessage message;
+    ThrowIfError(fastvideo::dist::DecodeInto(absl::string_view(data, size), message));
+    ThrowIfError(BuildReceived(message));
+    return py::reinterpret_steal<py::object>(message.incoming.release());
   });
 
   module.def(

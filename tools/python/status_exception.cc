@@ -67,8 +67,14 @@ PyObject* ClassOf(const absl::Status& status) {
 }  // namespace
 
 void SetPythonError(const absl::Status& status) {
-  const std::string message(status.message());
-  PyErr_SetString(ClassOf(status), message.c_str());
+  // Not PyErr_SetString: a message that is not UTF-8 would become an
+  // exception without one.
+  const absl::string_view message = status.message();
+  PyObject* text = PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()),
+                                        "backslashreplace");
+  if (text == nullptr) return;  // MemoryError is set
+  PyErr_SetObject(ClassOf(status), text);
+  Py_DECREF(text);
 }
 
 void RegisterExceptions(py::module_& module) {

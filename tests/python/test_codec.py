@@ -1,0 +1,91 @@
+"""The object codec on its own (fastvideo_dist._core._encode/_decode): what a
+peer sends is untrusted, so every truncated or mutated payload must come back
+as DataLossError, never as a crash, a hang or another exception."""
+import random
+import struct
+
+import pytest
+import torch
+
+import fastvideo_dist
+from fastvideo_dist import _core
+
+SAMPLE = {
+    "step": 7,
+    "name": "layer.0.weight",
+    "shape": (4096, 4096),
+    "flags": [True, False, None],
+    "scale": 0.5,
+    "raw": b"\x00\x01\x02",
+    1: {"nested": [[], {}, ()]},
+    "tensor": torch.arange(6, dtype=torch.int16).reshape(2, 3),
+}
+
+
+def frame(body):
+    """A payload with this body: the frame header of an encoded [] with the
+    body length replaced."""
+    header = _core._encode([])[:-9]  # b"l" and a u64 count
+    return header[:-8] + struct.pack("<Q", len(body)) + body
+
+
+def equal(a, b):
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_round_trip_keeps_every_type():
+    assert equal(_core._decode(_core._encode(SAMPLE)), SAMPLE)
+
+
+def test_every_truncation_is_data_loss():
+    payload = _core._encode(SAMPLE)
+    for size in range(len(payload)):
+        with pytest.raises(fastvideo_dist.DataLossError):
+            _core._decode(payload[:size])
+
+
+def test_trailing_bytes_are_data_loss():
+    with pytest.raises(fastvideo_dist.DataLossError, match="left after the value"):
+        _core._decode(frame(b"n" + b"n"))
+
+
+def test_mutated_payloads_decode_or_say_what_is_wrong():
+    """DataLossError, or InvalidArgumentError for a type tag or dtype that is
+    not the expected one; always with a message (the peer's bytes escaped)."""
+    payload = bytearray(_core._encode(SAMPLE))
+    rng = random.Random(12345)
+    decoded = 0
+    for _ in range(3000):
+        mutated = bytearray(payload)
+        for _ in range(rng.randint(1, 4)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        try:
+            _core._decode(bytes(mutated))
+            decoded += 1
+        except (fastvideo_dist.DataLossError, fastvideo_dist.InvalidArgumentError) as error:
+            assert str(error), repr(error)
+    assert decoded > 0  # some mutations only change values
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ((b"l" + struct.pack("<Q", 1)) * 200 + b"n", "nested deeper than 128"),
+        (b"l" + struct.pack("<Q", 2**62), "cannot fit"),
+        (b"s" + struct.pack("<Q", 2) + b"\xff\xfe", "not UTF-8"),
+        (b"m" + struct.pack("<Q", 1) + b"d" + struct.pack("<d", 1.5) + b"n", "neither str nor int"),
+        (b"m" + struct.pack("<Q", 2) + (b"i" + struct.pack("<q", 1) + b"n") * 2, "appears twice"),
+        (b"?", "unknown value tag"),
+    ],
+)
+def test_hostile_bodies_are_refused_by_name(body, message):
+    with pytest.raises(fastvideo_dist.DataLossError, match=message):
+        _core._decode(frame(body))
