@@ -5,7 +5,9 @@
 Rows: a small dict, 1 MiB of bytes and a 64 MiB tensor, point to point
 (one way, timed as a ping-pong / 2), broadcast and all_gather; and barrier.
 Prints microseconds per operation for each and the ratio mpi4py / ours
-(above 1: ours is faster). Absolute numbers drift on a shared machine.
+(above 1: ours is faster): the median of ROUNDS rounds, ours and mpi4py's
+alternating, so that both see the same machine. Absolute numbers drift on a
+shared machine.
 """
 import sys
 import time
@@ -24,6 +26,9 @@ PAYLOADS = [
     ("1MiB-bytes", b"x" * (1 << 20), 50),
     ("64MiB-tensor", torch.ones(16 << 20, dtype=torch.float32), 5),
 ]
+
+
+ROUNDS = 3
 
 
 def timed(operation, iterations):
@@ -57,21 +62,30 @@ def ping_pong_mpi4py(obj):
     return run
 
 
+def compared(label, ours, theirs, iterations, per_call=1.0):
+    """A row: the median of ROUNDS alternating rounds of each."""
+    mine, other = [], []
+    for _ in range(ROUNDS):
+        mine.append(timed(ours, iterations) / per_call)
+        other.append(timed(theirs, iterations) / per_call)
+    return label, sorted(mine)[ROUNDS // 2], sorted(other)[ROUNDS // 2]
+
+
 rows = []
 for name, obj, iterations in PAYLOADS:
-    rows.append((f"p2p {name}", timed(ping_pong_ours(obj), iterations) / 2,
-                 timed(ping_pong_mpi4py(obj), iterations) / 2))
-    rows.append((f"broadcast {name}",
-                 timed(lambda: group.broadcast_obj(obj if rank == 0 else None, src=0), iterations),
-                 timed(lambda: comm.bcast(obj if rank == 0 else None, root=0), iterations)))
-    rows.append((f"all_gather {name}", timed(lambda: group.all_gather_obj(obj), iterations),
-                 timed(lambda: comm.allgather(obj), iterations)))
-rows.append(("barrier", timed(group.barrier, 2000), timed(comm.Barrier, 2000)))
+    rows.append(compared(f"p2p {name}", ping_pong_ours(obj), ping_pong_mpi4py(obj), iterations,
+                         per_call=2))
+    rows.append(compared(f"broadcast {name}",
+                         lambda: group.broadcast_obj(obj if rank == 0 else None, src=0),
+                         lambda: comm.bcast(obj if rank == 0 else None, root=0), iterations))
+    rows.append(compared(f"all_gather {name}", lambda: group.all_gather_obj(obj),
+                         lambda: comm.allgather(obj), iterations))
+rows.append(compared("barrier", group.barrier, comm.Barrier, 2000))
 
 if rank == 0:
     transport = sys.argv[1] if len(sys.argv) > 1 else "?"
     print(f"# {size} ranks, transport {transport}: microseconds per operation")
     print(f"{'operation':<26}{'fastvideo_dist':>16}{'mpi4py':>12}{'mpi4py/ours':>13}")
     for label, ours, theirs in rows:
-        print(f"{label:<26}{ours:>16.1f}{theirs:>12.1f}{theirs / ours:>12.2f}x")
+        print(f"{label:<26}{ours:>16.2f}{theirs:>12.2f}{theirs / ours:>12.2f}x")
 group.close()
