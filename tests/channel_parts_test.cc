@@ -69,7 +69,8 @@ TEST(SegmentLayoutTest, RegionsDoNotOverlap) {
   EXPECT_LE(layout->notice(7, InboxStream::kCollective) + 8, layout->barrier_round(0));
   EXPECT_LE(layout->barrier_round(SegmentLayout::kBarrierRounds - 1) + 8,
             layout->barrier_arrival(0));
-  EXPECT_LE(layout->barrier_arrival(7) + 8, layout->inbox_slot(0, InboxStream::kP2p, 0));
+  EXPECT_LE(layout->barrier_arrival(7) + 8, layout->put_probe());
+  EXPECT_LE(layout->accumulate_probe() + 8, layout->inbox_slot(0, InboxStream::kP2p, 0));
   EXPECT_LE(layout->inbox_slot(7, InboxStream::kCollective, 15) +
                 layout->inbox().slot_bytes,
             layout->p2p_descriptor(0, 0));

@@ -1,7 +1,15 @@
-// MeasureNodeLoad under mpirun (one node): a job with no more ranks than
+// What the channel learns about the node and the transport when it opens,
+// under mpirun (one node). MeasureNodeLoad: a job with no more ranks than
 // the node's cores is not oversubscribed, even though mpirun then binds
 // each rank to a single core of its own; one with more ranks is.
+// OpsLandOnReturn: true over shared memory, false with --mca btl tcp,self
+// (osc/pt2pt sends only at a flush).
 #include "dist/internal/node_load.h"
+
+#include <cstring>
+
+#include "dist/internal/mca_setting.h"
+#include "dist/internal/op_landing.h"
 
 #include <gtest/gtest.h>
 #include <mpi.h>
@@ -23,6 +31,33 @@ TEST(NodeLoadTest, ComparesTheNodesRanksWithTheCoresTheyShare) {
   EXPECT_EQ(load->oversubscribed, ranks > cores)
       << ranks << " ranks, " << cores << " cores online, this rank may use "
       << CPU_COUNT(&mine);
+}
+
+TEST(OpLandingTest, TrueOverSharedMemoryFalseOverTcp) {
+  const bool shared_memory = fastvideo::dist::McaAdmitsSharedMemoryWindows();
+  EXPECT_EQ(shared_memory,
+            fastvideo::dist::McaListAdmits(
+                fastvideo::dist::ReadMcaString("btl").value_or(""), "vader"))
+      << "btl=" << fastvideo::dist::ReadMcaString("btl").value_or("(unset)");
+  unsigned char* base = nullptr;
+  MPI_Win window;
+  ASSERT_EQ(MPI_Win_allocate(4096, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &window),
+            MPI_SUCCESS);
+  ASSERT_EQ(MPI_Win_lock_all(MPI_MODE_NOCHECK, window), MPI_SUCCESS);
+  std::memset(base, 0, 4096);
+  MPI_Win_sync(window);
+  MPI_Barrier(MPI_COMM_WORLD);
+  absl::StatusOr<bool> lands =
+      fastvideo::dist::OpsLandOnReturn(window, MPI_COMM_WORLD, base, {64, 128}, shared_memory);
+  ASSERT_TRUE(lands.ok()) << lands.status();
+  EXPECT_EQ(*lands, shared_memory);
+  // Not asked where it cannot hold: no communication, false.
+  absl::StatusOr<bool> not_asked =
+      fastvideo::dist::OpsLandOnReturn(window, MPI_COMM_WORLD, base, {64, 128}, false);
+  ASSERT_TRUE(not_asked.ok());
+  EXPECT_FALSE(*not_asked);
+  MPI_Win_unlock_all(window);
+  MPI_Win_free(&window);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ absl::Status WindowBarrier::RunAllToAll(Deadline& deadline) {
       if (member == ctx_.rank) continue;
       if (absl::Status status = Signal(member); !status.ok()) return status;
     }
-    if (absl::Status status = ctx_.rma.SendAllNow(); !status.ok()) return status;
+    if (absl::Status status = SendSignals(); !status.ok()) return status;
     step_ = 1;
   }
   for (; step_ <= n; ++step_) {
@@ -84,7 +84,7 @@ absl::Status WindowBarrier::RunStar(Deadline& deadline) {
   if (ctx_.rank != 0) {
     if (step_ == 0) {
       if (absl::Status status = Signal(0); !status.ok()) return status;
-      if (absl::Status status = ctx_.rma.SendNow(0); !status.ok()) return status;
+      if (absl::Status status = SendSignals(); !status.ok()) return status;
       step_ = 1;
     }
     return Await(ctx_.layout.barrier_arrival(0), 0,
@@ -100,7 +100,7 @@ absl::Status WindowBarrier::RunStar(Deadline& deadline) {
   for (int member = 1; member < n; ++member) {
     if (absl::Status status = Signal(member); !status.ok()) return status;
   }
-  return ctx_.rma.SendAllNow();
+  return SendSignals();
 }
 
 // Steps: 2i signal for round i, 2i + 1 waiting in round i. Round words
@@ -117,7 +117,7 @@ absl::Status WindowBarrier::RunDissemination(Deadline& deadline) {
           !status.ok()) {
         return status;
       }
-      if (absl::Status status = ctx_.rma.SendNow(to); !status.ok()) return status;
+      if (absl::Status status = SendSignals(); !status.ok()) return status;
       step_ = 2 * round + 1;
     }
     if (absl::Status status =
@@ -129,6 +129,11 @@ absl::Status WindowBarrier::RunDissemination(Deadline& deadline) {
     step_ = 2 * round + 2;
   }
   return absl::OkStatus();
+}
+
+absl::Status WindowBarrier::SendSignals() {
+  // Where they are done already, a flush would only yield the core.
+  return ctx_.rma.ops_land_on_return() ? absl::OkStatus() : ctx_.rma.SendAllNow();
 }
 
 absl::Status WindowBarrier::Signal(int member) {

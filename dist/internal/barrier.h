@@ -42,6 +42,8 @@ class WindowBarrier {
   absl::Status RunDissemination(Deadline& deadline);
   // Stores this barrier's epoch into arrival word [rank] of `member`.
   absl::Status Signal(int member);
+  // Puts the signals issued on their way (SendAllNow, unless they landed).
+  absl::Status SendSignals();
   // Waits until `member`'s arrival word here reaches this epoch (in
   // dissemination: until `round`'s count does); `waiting_for` ends the
   // timeout message.

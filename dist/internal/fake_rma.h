@@ -85,6 +85,7 @@ class FakeRma final : public Rma {
 
   int rank() const override { return rank_; }
   bool unified() const override { return true; }
+  bool ops_land_on_return() const override { return false; }  // puts are held back
   unsigned char* local(uint64_t offset) override { return window_.segment(rank_) + offset; }
   absl::Status Get(int target, uint64_t offset, void* destination, uint64_t bytes) override;
   absl::Status Put(int target, uint64_t offset, const void* source, uint64_t bytes) override;

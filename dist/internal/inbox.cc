@@ -49,7 +49,7 @@ absl::StatusOr<bool> InboxWriter::Push(absl::Span<const int> dsts, InboxStream s
     // expect the same index: one sealed record for all, and the puts go out
     // together. Otherwise each waits for its own.
     const bool same_record = i > 0 && header->index_plus_one == o.pushed + 1;
-    if (i > 0 && !same_record) {
+    if (i > 0 && !same_record && !rma_.ops_land_on_return()) {
       if (absl::Status status = rma_.SendAllNow(); !status.ok()) return status;
     }
     if (!same_record) {
@@ -69,7 +69,9 @@ absl::StatusOr<bool> InboxWriter::Push(absl::Span<const int> dsts, InboxStream s
     o.pending.push_back({o.pushed, *header, entry_id, bytes, true});
     ++o.pushed;
   }
-  // One local completion for all: the staging buffer is free again.
+  // One local completion for all: the staging buffer is free again (and,
+  // over osc/pt2pt, the records leave only now).
+  if (rma_.ops_land_on_return()) return true;
   if (dsts.size() == 1) {
     if (absl::Status status = rma_.SendNow(dsts[0]); !status.ok()) return status;
   } else if (absl::Status status = rma_.SendAllNow(); !status.ok()) {

@@ -17,13 +17,19 @@ class MpiRma final : public Rma {
  public:
   // `base` is this member's segment of `window`; `unified` whether the
   // window's memory model is MPI_WIN_UNIFIED (local loads see remote
-  // updates without MPI_Win_sync).
-  MpiRma(MPI_Win window, unsigned char* base, int rank, bool unified)
-      : window_(window), base_(base), rank_(rank), unified_(unified) {}
+  // updates without MPI_Win_sync); `ops_land_on_return` as measured by
+  // OpsLandOnReturn (op_landing.h).
+  MpiRma(MPI_Win window, unsigned char* base, int rank, bool unified, bool ops_land_on_return)
+      : window_(window),
+        base_(base),
+        rank_(rank),
+        unified_(unified),
+        ops_land_on_return_(ops_land_on_return) {}
 
   int rank() const override { return rank_; }
   unsigned char* local(uint64_t offset) override { return base_ + offset; }
   bool unified() const override { return unified_; }
+  bool ops_land_on_return() const override { return ops_land_on_return_; }
 
   absl::Status Get(int target, uint64_t offset, void* destination, uint64_t bytes) override;
   absl::Status Put(int target, uint64_t offset, const void* source, uint64_t bytes) override;
@@ -46,6 +52,7 @@ class MpiRma final : public Rma {
   unsigned char* base_;
   int rank_;
   bool unified_;
+  bool ops_land_on_return_;
   // Values of word updates not completed yet (a deque: stable addresses).
   std::deque<uint64_t> pending_words_;
 };

@@ -12,6 +12,10 @@
 // - Put: one operation; `source` may be reused when it returns
 //   (MPI_Win_flush_local); the bytes land at the target later, in no order
 //   with other puts, and a reader may see them half-written.
+//   StartPut + SendNow is the same in two steps, unless ops_land_on_return():
+//   then StartPut alone is (single-copy shared memory has copied the bytes
+//   into the target's segment when MPI_Put returns), and StoreWord/AddWord
+//   are done at the target when they return.
 // - StoreWord/AddWord: atomic on one 64-bit word (MPI_Accumulate with
 //   MPI_REPLACE / MPI_SUM); done at the target after Complete(target) or
 //   CompleteAll(). SendNow(target): what was issued to `target` is on its
@@ -36,6 +40,11 @@ class Rma {
   // MPI_WIN_UNIFIED: local loads see peers' updates, and peers' reads see
   // local stores, without MPI_Win_sync.
   virtual bool unified() const = 0;
+  // Whether StartPut, StoreWord and AddWord have done their work at the
+  // target when they return, so that neither reusing a source nor landing
+  // needs SendNow: a flush costs a context switch on an oversubscribed node
+  // (Open MPI's progress engine yields the core there). See op_landing.h.
+  virtual bool ops_land_on_return() const = 0;
   // This member's own segment, at `offset`.
   virtual unsigned char* local(uint64_t offset) = 0;
 

@@ -19,6 +19,9 @@
 //                barrier_arrival[w] the last barrier member w entered (and,
 //                                   with the star, w = 0 released): w,
 //                                   MPI_Accumulate(MPI_REPLACE)
+//                put_probe,         once, at opening: the left neighbour,
+//                accumulate_probe   MPI_Put / MPI_Accumulate(MPI_REPLACE)
+//                                   (op_landing.h)
 //   [ inboxes ]  inbox[w][s][slots] records writer w pushed to M: w, one
 //                                   MPI_Put per record (+ flush_local)
 //   [ rings   ]  p2p[r][ring_slots] descriptors of M's pull stream to r:
@@ -191,6 +194,10 @@ class SegmentLayout {
   uint64_t barrier_arrival(int member) const {
     return 8 * (6 * uint64_t(world_size_) + kBarrierRounds + uint64_t(member));
   }
+  // Written once, when the window opens (op_landing.h): by MPI_Put, and
+  // by MPI_Accumulate.
+  uint64_t put_probe() const { return barrier_arrival(world_size_); }
+  uint64_t accumulate_probe() const { return put_probe() + 8; }
   // In a reader's segment: the slot of record `index` of `writer`'s stream.
   uint64_t inbox_slot(int writer, InboxStream stream, uint64_t index) const {
     return inboxes_begin_ +

@@ -12,6 +12,7 @@
 #include "dist/internal/mpi_error.h"
 #include "dist/internal/node_load.h"
 #include "dist/internal/node_window_turn.h"
+#include "dist/internal/op_landing.h"
 
 namespace fastvideo::dist {
 namespace {
@@ -112,20 +113,25 @@ absl::Status WindowChannel::OpenWindow() {
   FV_RETURN_IF_MPI_ERROR(MPI_Win_get_attr(window_, MPI_WIN_MODEL, &model, &has_model));
   FV_RETURN_IF_MPI_ERROR(MPI_Win_lock_all(MPI_MODE_NOCHECK, window_));
   window_locked_ = true;
-  rma_ = std::make_unique<MpiRma>(window_, base_, rank_, has_model && *model == MPI_WIN_UNIFIED);
+  std::memset(base_, 0, layout_.data_begin());
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_sync(window_));
+  // Nobody reads or writes a segment before its owner has cleared it.
+  FV_RETURN_IF_MPI_ERROR(MPI_Barrier(comm_));
+  // Every member reaches the same answers: all are on one node or none is,
+  // and mpirun gives all the same MCA settings.
+  const bool shared_memory = load->all_ranks_here && McaAdmitsSharedMemoryWindows();
+  absl::StatusOr<bool> ops_land_on_return = OpsLandOnReturn(
+      window_, comm_, base_, {layout_.put_probe(), layout_.accumulate_probe()},
+      shared_memory && !McaListAdmits(ReadMcaString("osc").value_or(""), "ucx"));
+  if (!ops_land_on_return.ok()) return ops_land_on_return.status();
+  rma_ = std::make_unique<MpiRma>(window_, base_, rank_, has_model && *model == MPI_WIN_UNIFIED,
+                                  *ops_land_on_return);
   context_ = std::make_unique<ChannelContext>(
       ChannelContext{*rma_, layout_, options_, stats_, rank_, world_size_, load->oversubscribed});
   publisher_ = std::make_unique<Publisher>(*context_);
   receiver_ = std::make_unique<Receiver>(*context_);
-  // Every member reaches the same answer: all are on one node or none is,
-  // and mpirun gives all the same MCA settings.
-  const bool shared_memory = load->all_ranks_here && McaAdmitsSharedMemoryWindows();
   barrier_ = std::make_unique<WindowBarrier>(
       *context_, ResolveBarrierAlgorithm(options_.barrier, world_size_, shared_memory));
-  std::memset(base_, 0, layout_.data_begin());
-  rma_->SyncLocalStores();
-  // Nobody reads or writes a segment before its owner has cleared it.
-  FV_RETURN_IF_MPI_ERROR(MPI_Barrier(comm_));
   return absl::OkStatus();
 }
 
