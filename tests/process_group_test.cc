@@ -152,6 +152,17 @@ INSTANTIATE_TEST_SUITE_P(EveryAlgorithm, BarrierTest,
 // Before the barrier every rank publishes a message to every other; after
 // it, each must already be there: a zero-wait receive finds it. A rank that
 // left the barrier early would find a message missing.
+void ExpectBarrierSeparates(StatelessProcessGroup& group, int round) {
+  const int n = group.world_size();
+  for (int dst = 0; dst < n; ++dst) ASSERT_OK(group.send_obj(round, dst));
+  ASSERT_OK(group.barrier());
+  for (int src = 0; src < n; ++src) {
+    absl::StatusOr<int> got = group.recv_obj<int>(src, absl::InfinitePast());
+    ASSERT_TRUE(got.ok()) << "round " << round << ": " << got.status();
+    EXPECT_EQ(*got, round);
+  }
+}
+
 TEST_P(BarrierTest, NoRankLeavesTheBarrierBeforeAllEntered) {
   StatelessProcessGroup group = MakeGroup();
   const int n = group.world_size(), me = group.rank();
@@ -159,13 +170,7 @@ TEST_P(BarrierTest, NoRankLeavesTheBarrierBeforeAllEntered) {
     // Uneven work before the barrier, different on every rank and round.
     volatile uint64_t sink = 0;
     for (int i = 0; i < ((me * 7 + round * 13) % n) * 20000; ++i) sink = sink + i;
-    for (int dst = 0; dst < n; ++dst) ASSERT_OK(group.send_obj(round, dst));
-    ASSERT_OK(group.barrier());
-    for (int src = 0; src < n; ++src) {
-      absl::StatusOr<int> got = group.recv_obj<int>(src, absl::InfinitePast());
-      ASSERT_TRUE(got.ok()) << "round " << round << ": " << got.status();
-      EXPECT_EQ(*got, round);
-    }
+    ExpectBarrierSeparates(group, round);
   }
 }
 
@@ -194,15 +199,7 @@ TEST_P(BarrierTest, ATimedOutBarrierNamesWhomItWaitsForAndIsResumed) {
     }
   }
   ASSERT_OK(group.barrier());
-  for (int round = 0; round < 5; ++round) {
-    for (int dst = 0; dst < n; ++dst) ASSERT_OK(group.send_obj(round, dst));
-    ASSERT_OK(group.barrier());
-    for (int src = 0; src < n; ++src) {
-      absl::StatusOr<int> got = group.recv_obj<int>(src, absl::InfinitePast());
-      ASSERT_TRUE(got.ok()) << "round " << round << ": " << got.status();
-      EXPECT_EQ(*got, round);
-    }
-  }
+  for (int round = 0; round < 5; ++round) ExpectBarrierSeparates(group, round);
 }
 
 TEST(ProcessGroupTest, OverlappingGroupsUsedInterleavedNeverMix) {
