@@ -191,5 +191,14 @@ TEST(McaListTest, IncludeAndExcludeLists) {
   EXPECT_FALSE(McaListAdmits("vaderx", "vader"));
 }
 
+TEST(McaListTest, SharedMemoryWindowsNeedAShmBtlAndAShmOsc) {
+  EXPECT_TRUE(McaAdmitsSharedMemoryWindows("", ""));
+  EXPECT_TRUE(McaAdmitsSharedMemoryWindows("self,sm", "sm,rdma,pt2pt"));
+  EXPECT_TRUE(McaAdmitsSharedMemoryWindows("^openib", "^ucx,pt2pt"));
+  EXPECT_FALSE(McaAdmitsSharedMemoryWindows("tcp,self", ""));
+  EXPECT_FALSE(McaAdmitsSharedMemoryWindows("^vader", ""));  // an exclude list spares both names
+  EXPECT_FALSE(McaAdmitsSharedMemoryWindows("", "pt2pt"));
+}
+
 }  // namespace
 }  // namespace fastvideo::dist

@@ -34,7 +34,9 @@ TEST(NodeLoadTest, ComparesTheNodesRanksWithTheCoresTheyShare) {
 }
 
 TEST(OpLandingTest, TrueOverSharedMemoryFalseOverTcp) {
-  const bool shared_memory = fastvideo::dist::McaAdmitsSharedMemoryWindows();
+  const bool shared_memory = fastvideo::dist::McaAdmitsSharedMemoryWindows(
+      fastvideo::dist::ReadMcaString("btl").value_or(""),
+      fastvideo::dist::ReadMcaString("osc").value_or(""));
   EXPECT_EQ(shared_memory,
             fastvideo::dist::McaListAdmits(
                 fastvideo::dist::ReadMcaString("btl").value_or(""), "vader"))

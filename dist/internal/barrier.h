@@ -34,8 +34,6 @@ class WindowBarrier {
   // DeadlineExceeded names the member waited for.
   absl::Status Run(Deadline deadline);
 
-  BarrierAlgorithm algorithm() const { return algorithm_; }
-
  private:
   absl::Status RunAllToAll(Deadline& deadline);
   absl::Status RunStar(Deadline& deadline);

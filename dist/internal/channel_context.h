@@ -44,7 +44,8 @@ struct ChannelOptions {
   // Groups across jobs (see lifelines.h): OK while every member lives, else
   // Unavailable naming who is gone. Waits check it before they touch peers.
   std::function<absl::Status()> peers_alive;
-  // kAuto: chosen from the member count and the window's memory model.
+  // kAuto: chosen from the member count, whether all members are on one
+  // node, and the MCA settings (see ResolveBarrierAlgorithm).
   BarrierAlgorithm barrier = BarrierAlgorithm::kAuto;
 };
 

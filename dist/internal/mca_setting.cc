@@ -46,10 +46,9 @@ bool AdmitsEither(absl::string_view list, absl::string_view a, absl::string_view
 
 }  // namespace
 
-bool McaAdmitsSharedMemoryWindows() {
+bool McaAdmitsSharedMemoryWindows(absl::string_view btl, absl::string_view osc) {
   // Open MPI 4 calls its shared-memory btl vader (5 renames it sm).
-  return AdmitsEither(ReadMcaString("btl").value_or(""), "vader", "sm") &&
-         AdmitsEither(ReadMcaString("osc").value_or(""), "sm", "rdma");
+  return AdmitsEither(btl, "vader", "sm") && AdmitsEither(osc, "sm", "rdma");
 }
 
 }  // namespace fastvideo::dist

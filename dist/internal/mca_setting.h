@@ -16,10 +16,11 @@ std::optional<std::string> ReadMcaString(const char* name);
 // Whether a component list ("a,b", "^a,b", or empty: all) admits `name`.
 bool McaListAdmits(absl::string_view list, absl::string_view name);
 
-// Whether the settings let one-sided operations between ranks of one node
-// go through shared memory (btl vader/sm and osc sm/rdma admitted) rather
+// Whether the component lists `btl` and `osc` (as ReadMcaString gives them;
+// empty: all) let one-sided operations between ranks of one node go
+// through shared memory (btl vader/sm and osc sm/rdma admitted) rather
 // than messages (mpirun --mca btl tcp,self: osc/pt2pt).
-bool McaAdmitsSharedMemoryWindows();
+bool McaAdmitsSharedMemoryWindows(absl::string_view btl, absl::string_view osc);
 
 }  // namespace fastvideo::dist
 

@@ -78,9 +78,9 @@
 // once all have come, stores its epoch into barrier_arrival[0] of each,
 // which they wait for. Dissemination: in round i each member adds 1 to
 // barrier_round[i] of member (rank + 2^i) mod n and waits, polling its own
-// word, for its epoch. Before signalling, a member completes its puts at
-// their targets (MPI_Win_flush_all), so what it sent before the barrier is
-// there for its readers after it.
+// word, for its epoch. Before signalling, a member completes its acks and
+// credits at their targets (MPI_Win_flush_all); its records and notices
+// were put (and, over osc/pt2pt, sent) before its signal.
 #ifndef FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 #define FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 

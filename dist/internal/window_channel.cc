@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -119,10 +120,13 @@ absl::Status WindowChannel::OpenWindow() {
   FV_RETURN_IF_MPI_ERROR(MPI_Barrier(comm_));
   // Every member reaches the same answers: all are on one node or none is,
   // and mpirun gives all the same MCA settings.
-  const bool shared_memory = load->all_ranks_here && McaAdmitsSharedMemoryWindows();
-  absl::StatusOr<bool> ops_land_on_return = OpsLandOnReturn(
-      window_, comm_, base_, {layout_.put_probe(), layout_.accumulate_probe()},
-      shared_memory && !McaListAdmits(ReadMcaString("osc").value_or(""), "ucx"));
+  const std::string osc = ReadMcaString("osc").value_or("");
+  const bool shared_memory =
+      load->all_ranks_here &&
+      McaAdmitsSharedMemoryWindows(ReadMcaString("btl").value_or(""), osc);
+  absl::StatusOr<bool> ops_land_on_return =
+      OpsLandOnReturn(window_, comm_, base_, {layout_.put_probe(), layout_.accumulate_probe()},
+                      shared_memory && !McaListAdmits(osc, "ucx"));
   if (!ops_land_on_return.ok()) return ops_land_on_return.status();
   rma_ = std::make_unique<MpiRma>(window_, base_, rank_, has_model && *model == MPI_WIN_UNIFIED,
                                   *ops_land_on_return);
