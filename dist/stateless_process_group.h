@@ -82,12 +82,14 @@ struct GroupOptions {
   uint64_t ring_slots = 0;
   // Largest chunk of a message in the window; 0: a quarter of the data area.
   uint64_t max_chunk_bytes = 0;
-  // Inboxes: a message whose encoded form fits a slot (less 48 bytes of
-  // header) is pushed straight into its reader's memory; each writer has
+  // Inboxes: a message whose encoded form fits half an inbox (less 48 bytes
+  // of header; 2000 bytes with the defaults) is pushed straight into its
+  // reader's memory, over as many slots as it needs; each writer has
   // inbox_slots of them per reader, for send_obj and for collectives. They
-  // take world_size x 2 x inbox_slots x inbox_slot_bytes of each member's
-  // window: 8 KiB per member with the defaults (64 KiB at 8 ranks, 512 KiB
-  // at 64, 8 MiB at 1024).
+  // take world_size x 2 x (1.5 x inbox_slots - 1) x inbox_slot_bytes of
+  // each member's window (half an inbox more lets a record that starts in
+  // the last slots run on): 11.5 KiB per member with the defaults (92 KiB
+  // at 8 ranks, 736 KiB at 64, 11.5 MiB at 1024).
   uint64_t inbox_slots = 16;
   uint64_t inbox_slot_bytes = 256;
   // Deadline of blocking calls that are not given one, counted from when

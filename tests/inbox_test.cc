@@ -1,6 +1,7 @@
 // The push path's protocol against FakeRma, without mpirun: records land
-// only when delivered, torn or out of order; credits run out and come back
-// as the ring wraps; expiry markers; what a reader refuses.
+// only when delivered, torn or out of order; records over several slots,
+// and past the last one; credits run out and come back as the ring wraps;
+// expiry markers; what a reader refuses.
 #include "dist/internal/inbox.h"
 
 #include <gmock/gmock.h>
@@ -23,13 +24,15 @@ constexpr int kWriter = 0;
 constexpr int kReader = 1;
 constexpr InboxStream kP2p = InboxStream::kP2p;
 
-// Whether the writer has credit for its next record, having read its credit word.
-bool Credit(InboxWriter& writer) {
+// Whether the writer has credit for its next record (with `bytes` of
+// payload), having read its credit word.
+bool Credit(InboxWriter& writer, uint64_t bytes = 0) {
   EXPECT_TRUE(writer.Refresh(kReader, kP2p, [](const PushedRecord&) {}).ok());
-  return writer.HasCredit(kReader, kP2p);
+  return writer.HasCredit(kReader, kP2p, bytes);
 }
 
-// Two members with inboxes of 4 slots of 128 bytes (80 bytes of payload).
+// Two members with inboxes of 4 slots of 128 bytes: a record covers up to
+// 2 of them (208 bytes of payload; one slot holds 80).
 class InboxTest : public ::testing::Test {
  protected:
   InboxTest()
@@ -42,7 +45,7 @@ class InboxTest : public ::testing::Test {
 
   // Pushes message `seq` with `payload` (entry id = seq); false without credit.
   bool Push(uint64_t seq, const std::string& payload, uint64_t publish_ns = 1000) {
-    if (!Credit(writer_)) return false;
+    if (!Credit(writer_, payload.size())) return false;
     absl::StatusOr<bool> pushed = writer_.Push({kReader}, kP2p, MessageKind::kSend, seq, publish_ns,
                                                payload.size(), seq, [&payload](char* to) {
                                                  std::memcpy(to, payload.data(), payload.size());
@@ -100,6 +103,82 @@ TEST_F(InboxTest, RecordsLandingOutOfOrderAreReadInOrder) {
   EXPECT_EQ(Next(), "first");
   ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
   EXPECT_EQ(Next(), "second");
+}
+
+TEST_F(InboxTest, ARecordCoversTheSlotsItNeedsAndTheNextStartsAfterIt) {
+  ASSERT_TRUE(Push(0, std::string(150, 'w')));  // 48 + 150 bytes: two slots
+  ASSERT_TRUE(Push(1, "x"));
+  window_.DeliverAll();
+  EXPECT_EQ(Next(), std::string(150, 'w'));
+  ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  EXPECT_EQ(reader_.next_index(kWriter, kP2p), 2u);
+  EXPECT_EQ(Next(), "x");
+  ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  EXPECT_EQ(reader_.next_index(kWriter, kP2p), 3u);
+}
+
+TEST_F(InboxTest, ARecordStartingInTheLastSlotRunsOnPastIt) {
+  for (uint64_t seq = 0; seq < 3; ++seq) ASSERT_TRUE(Push(seq, "s" + std::to_string(seq)));
+  window_.DeliverAll();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_NE(Next(), "");
+    ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  }
+  ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  // Slot 3 is the last: the record runs on into the tail, in one piece,
+  // and a torn copy of it is never accepted.
+  const std::string big(200, 'b');
+  ASSERT_TRUE(Push(3, big));
+  for (uint64_t bytes : {48, 130, 240}) {
+    window_.TearOldest(bytes);
+    EXPECT_EQ(Next(), "") << "accepted after " << bytes << " bytes";
+  }
+  window_.LandHeld();
+  EXPECT_EQ(Next(), big);
+  ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  // The next record starts at index 5, slot 1 of the next lap.
+  ASSERT_TRUE(Push(4, "after"));
+  window_.DeliverAll();
+  EXPECT_EQ(Next(), "after");
+  EXPECT_EQ(reader_.next_index(kWriter, kP2p), 5u);
+  EXPECT_EQ(layout_.inbox_slot(kWriter, kP2p, 5), layout_.inbox_slot(kWriter, kP2p, 1));
+}
+
+TEST_F(InboxTest, CreditIsCountedInSlots) {
+  ASSERT_TRUE(Push(0, std::string(200, 'a')));  // slots 0-1
+  ASSERT_TRUE(Push(1, std::string(200, 'b')));  // slots 2-3
+  EXPECT_FALSE(Credit(writer_, 0)) << "four slots in use";
+  window_.DeliverAll();
+  ASSERT_EQ(Next(), std::string(200, 'a'));
+  ASSERT_TRUE(*reader_.Consume(kWriter, kP2p));  // two slots back
+  ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  EXPECT_TRUE(Credit(writer_, 200));
+  EXPECT_FALSE(Credit(writer_, 209)) << "larger than a record";
+  EXPECT_EQ(writer_.max_payload_bytes(), 208u);
+}
+
+TEST_F(InboxTest, AnExpiredRecordOverSeveralSlotsIsSkippedWhole) {
+  ASSERT_TRUE(Push(0, std::string(150, 'o'), /*publish_ns=*/1000));
+  ASSERT_TRUE(Push(1, "new", /*publish_ns=*/5000));
+  window_.DeliverAll();
+  ASSERT_TRUE(writer_.ExpireBefore(2000, 9000, [](const PushedRecord&) {}).ok());
+  RecordHeader marker;
+  ASSERT_EQ(*reader_.Peek(kWriter, kP2p, &marker), SlotState::kArrived);
+  EXPECT_TRUE(marker.expired());
+  ASSERT_TRUE(reader_.Consume(kWriter, kP2p).ok());
+  EXPECT_EQ(reader_.next_index(kWriter, kP2p), 2u);
+  EXPECT_EQ(Next(), "new");
+}
+
+TEST_F(InboxTest, ConsumingWithoutAnAcceptedRecordIsRefused) {
+  absl::StatusOr<bool> consumed = reader_.Consume(kWriter, kP2p);
+  ASSERT_FALSE(consumed.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(consumed.status()));
+  ASSERT_TRUE(Push(0, "late"));
+  EXPECT_EQ(Next(), "") << "not landed";
+  EXPECT_FALSE(reader_.Consume(kWriter, kP2p).ok()) << "a record still landing was consumed";
+  EXPECT_EQ(reader_.next_index(kWriter, kP2p), 0u);
 }
 
 TEST_F(InboxTest, CreditsRunOutAndComeBackAsTheRingWraps) {
@@ -188,11 +267,11 @@ TEST_F(InboxTest, ARecordInASlotItHadNoCreditForIsDataLoss) {
               HasSubstr("expected record 0, found record 4"));
 }
 
-TEST_F(InboxTest, AHeaderClaimingMoreThanTheSlotIsNeverAccepted) {
+TEST_F(InboxTest, AHeaderClaimingMoreThanTheLargestRecordIsNeverAccepted) {
   unsigned char* slot = reader_rma_.local(layout_.inbox_slot(kWriter, kP2p, 0));
   RecordHeader header{};
   header.index_plus_one = 1;
-  header.payload_bytes = 1000;  // past the 128-byte slot
+  header.payload_bytes = 209;  // past two 128-byte slots
   std::memcpy(slot, &header, sizeof(header));
   RecordHeader copy;
   absl::StatusOr<SlotState> state = reader_.Peek(kWriter, kP2p, &copy);

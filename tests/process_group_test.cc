@@ -592,11 +592,31 @@ std::string Numbered(int i, size_t size) {
   return message;
 }
 
-// Sizes around the inbox slot (256 bytes, 208 of payload, less the frame):
-// some pushed while credit lasts, some always pulled.
+// Sizes around the inbox's slot (256 bytes) and its largest record (8
+// slots, 2000 bytes of payload with the frame): records of one and two
+// slots pushed while credit lasts, and some always pulled.
 size_t SizeAroundTheSlot(int i) {
   constexpr size_t kSizes[] = {1, 100, 150, 300, 180, 2000, 60};
   return kSizes[i % 7];
+}
+
+// How many of `messages` a writer pushes to a reader that reads none of
+// them: a record covers ceil((48 + framed bytes) / slot bytes) slots, at
+// most half the inbox, and one that does not fit the slots left is pulled.
+uint64_t PushedUntilTheInboxIsFull(const std::vector<std::string>& messages) {
+  const GroupOptions defaults;
+  uint64_t free_slots = defaults.inbox_slots, pushed = 0;
+  for (const std::string& message : messages) {
+    const uint64_t record_bytes = 48 + dist::FramedSize(message);
+    const uint64_t slots =
+        (record_bytes + defaults.inbox_slot_bytes - 1) / defaults.inbox_slot_bytes;
+    if (slots <= defaults.inbox_slots / 2 && slots <= free_slots) {
+      free_slots -= slots;
+      ++pushed;
+    }
+  }
+  EXPECT_EQ(free_slots, 0u) << "the messages do not fill the inbox";
+  return pushed;
 }
 
 // The writer sends far more than an inbox holds before its reader reads
@@ -608,14 +628,20 @@ TEST(ProcessGroupTest, CreditsRunOutAndComeBackWithBothPathsInOrder) {
   const int n = group.world_size(), me = group.rank();
   if (n < 2) GTEST_SKIP() << "needs a reader";
   constexpr int kMessages = 120;
-  const GroupOptions defaults;
+  std::vector<std::string> sent, broadcast;
+  for (int i = 0; i < kMessages; ++i) {
+    sent.push_back(Numbered(i, SizeAroundTheSlot(i)));
+    broadcast.push_back(Numbered(i, SizeAroundTheSlot(i + 3)));
+  }
+  // Each stream's inbox holds exactly its slots' worth before credit runs out.
+  const uint64_t first_pushed =
+      PushedUntilTheInboxIsFull(sent) + PushedUntilTheInboxIsFull(broadcast);
   if (me == 0) {
     for (int i = 0; i < kMessages; ++i) {
-      ASSERT_OK(group.send_obj(Numbered(i, SizeAroundTheSlot(i)), 1));
-      ASSERT_OK(group.broadcast_obj(Numbered(i, SizeAroundTheSlot(i + 3)), 0).status());
+      ASSERT_OK(group.send_obj(sent[i], 1));
+      ASSERT_OK(group.broadcast_obj(broadcast[i], 0).status());
     }
-    // Each stream's inbox held exactly its slots' worth before credit ran out.
-    EXPECT_EQ(group.stats().objects_sent_pushed, 2 * defaults.inbox_slots);
+    EXPECT_EQ(group.stats().objects_sent_pushed, first_pushed);
     EXPECT_GT(group.stats().objects_sent_pulled_for_credit, 0u);
   }
   ASSERT_OK(group.barrier());
@@ -640,7 +666,7 @@ TEST(ProcessGroupTest, CreditsRunOutAndComeBackWithBothPathsInOrder) {
   } else if (me == 1) {
     ASSERT_OK_AND_ASSIGN(std::string again, group.recv_obj<std::string>(0));
     EXPECT_EQ(again, "again");
-    EXPECT_GE(group.stats().objects_received_pushed, 2 * defaults.inbox_slots);
+    EXPECT_EQ(group.stats().objects_received_pushed, first_pushed + 1);
   }
   ASSERT_OK(group.barrier());
   // Everything read is reclaimed by the end of a barrier, whichever path.

@@ -64,12 +64,14 @@ TEST(RandomScheduleTest, HundredThousandOperationsLoseNothing) {
   uint64_t sent = 0, received = 0, collectives = 0;
   for (uint64_t op = 0; op < kOperations; ++op) {
     const uint64_t kind = schedule() % 1000;
-    // Mostly small objects, many around the 256-byte inbox slot (pushed
-    // or pulled by a few bytes); now and then a larger one, and rarely one
-    // that needs several chunks of the 2 MiB window.
+    // Mostly small objects, many around the 256-byte inbox slot (records
+    // of one slot or two) and some around the largest record (2000 bytes
+    // of payload: pushed or pulled by a few bytes); now and then a larger
+    // one, and rarely one that needs several chunks of the 2 MiB window.
     const uint64_t roll = schedule() % 1000;
     const size_t size = roll < 600   ? roll % 120
-                        : roll < 900 ? 120 + roll % 160
+                        : roll < 850 ? 120 + roll % 160
+                        : roll < 930 ? 1900 + roll % 200
                         : roll < 995 ? 200 + roll * 17
                                      : 700000 + roll;
     if (kind < 985) {

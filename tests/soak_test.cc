@@ -125,7 +125,7 @@ TEST(SoakTest, EveryOperationForAMinuteNothingLostNothingLeaked) {
     const int size_of_group = static_cast<int>(members[g].size());
     const uint64_t kind = schedule() % 100;
     const uint64_t roll = schedule() % 1000;
-    const size_t bytes = roll < 700 ? roll % 200                // small: around the inbox slot
+    const size_t bytes = roll < 700 ? roll % 200                // small: one inbox slot or two
                          : roll < 990 ? 1000 + roll * 97        // up to ~100 KB
                                       : (roll - 989) * 800000;  // up to ~8 MiB
     const int a = static_cast<int>(schedule() % size_of_group);

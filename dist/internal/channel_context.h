@@ -31,8 +31,8 @@ struct ChannelOptions {
   uint64_t ring_slots = 0;
   uint64_t max_chunk_bytes = 0;  // 0: a quarter of the data area
   // Inbox slots per (writer, stream) and their size: each member's segment
-  // holds world_size x 2 x slots x slot_bytes of inboxes (8 KiB per peer
-  // with the defaults).
+  // holds world_size x 2 x InboxShape::region_bytes() of inboxes (11.5 KiB
+  // per peer with the defaults).
   InboxShape inbox;
   absl::Duration data_expiration = absl::Seconds(3600);
   std::function<absl::Time()> clock = [] { return absl::Now(); };

@@ -11,7 +11,7 @@ InboxWriter::InboxWriter(Rma& rma, const SegmentLayout& layout)
     : rma_(rma),
       layout_(layout),
       outs_(size_t(layout.world_size()) * kInboxStreams),
-      staging_(layout.inbox().slot_bytes),
+      staging_(layout.inbox().max_record_bytes()),
       credits_(size_t(layout.world_size()) * kInboxStreams) {}
 
 absl::Status InboxWriter::Refresh(int dst, InboxStream stream,
@@ -28,7 +28,8 @@ void InboxWriter::Forget(Out& o, uint64_t credit,
                          absl::FunctionRef<void(const PushedRecord&)> released) {
   // A peer's word is never trusted past what was pushed.
   o.credited = std::max(o.credited, std::min(credit, o.pushed));
-  while (!o.pending.empty() && o.pending.front().index < o.credited) {
+  while (!o.pending.empty() &&
+         o.pending.front().index + o.pending.front().slots <= o.credited) {
     if (o.pending.front().live) released(o.pending.front());
     o.pending.pop_front();
   }
@@ -43,6 +44,7 @@ absl::StatusOr<bool> InboxWriter::Push(absl::Span<const int> dsts, InboxStream s
   if (bytes > 0 && !write(reinterpret_cast<char*>(payload))) return false;
   // Whole 8-byte words: what lands past the payload is never read.
   const uint64_t put_bytes = (sizeof(RecordHeader) + bytes + 7) / 8 * 8;
+  const uint64_t slots = SlotsFor(bytes);
   for (size_t i = 0; i < dsts.size(); ++i) {
     Out& o = out(dsts[i], stream);
     // Readers of a collective stream got every pushed message, so they
@@ -66,8 +68,8 @@ absl::StatusOr<bool> InboxWriter::Push(absl::Span<const int> dsts, InboxStream s
         !status.ok()) {
       return status;
     }
-    o.pending.push_back({o.pushed, *header, entry_id, bytes, true});
-    ++o.pushed;
+    o.pending.push_back({o.pushed, slots, *header, entry_id, bytes, true});
+    o.pushed += slots;
   }
   // One local completion for all: the staging buffer is free again (and,
   // over osc/pt2pt, the records leave only now).
@@ -99,10 +101,10 @@ absl::Status InboxWriter::ExpireBefore(uint64_t cutoff_ns, uint64_t now_ns,
       for (PushedRecord& record : out(dst, stream).pending) {
         if (!record.live || record.header.publish_time_ns >= cutoff_ns) continue;
         // The marker replaces only the header: the reader sees either the
-        // record (whole, sealed) or the marker, never a mix.
+        // record (whole, sealed) or the marker, never a mix. It keeps the
+        // payload's size, which tells the reader the slots to skip.
         RecordHeader marker = record.header;
         marker.expired_at_ns = now_ns;
-        marker.payload_bytes = 0;
         marker.Seal(nullptr);
         if (absl::Status status =
                 rma_.Put(dst, layout_.inbox_slot(rma_.rank(), stream, record.index), &marker,
@@ -116,7 +118,7 @@ absl::Status InboxWriter::ExpireBefore(uint64_t cutoff_ns, uint64_t now_ns,
       }
     }
     // Puts are unordered: the marker must land before a later record can
-    // reuse its slot.
+    // reuse its slots.
     if (marked) {
       if (absl::Status status = rma_.Complete(dst); !status.ok()) return status;
     }
@@ -135,11 +137,13 @@ const unsigned char* InboxReader::slot(int src, InboxStream stream) const {
 }
 
 absl::StatusOr<SlotState> InboxReader::Peek(int src, InboxStream stream, RecordHeader* header) {
+  In& i = in(src, stream);
   absl::StatusOr<SlotState> state =
-      CheckRecord(slot(src, stream), layout_.inbox().slot_bytes, in(src, stream).next, header);
+      CheckRecord(slot(src, stream), layout_.inbox().max_record_bytes(), i.next, header);
   if (!state.ok()) {
     return absl::DataLossError(absl::StrCat("inbox of rank ", src, ": ", state.status().message()));
   }
+  i.accepted = *state == SlotState::kArrived ? layout_.inbox().SlotsFor(header->record_bytes()) : 0;
   return state;
 }
 
@@ -155,7 +159,12 @@ bool InboxReader::StillSealedAs(int src, InboxStream stream, const RecordHeader&
 
 absl::StatusOr<bool> InboxReader::Consume(int src, InboxStream stream) {
   In& i = in(src, stream);
-  ++i.next;
+  if (i.accepted == 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("inbox of rank ", src, ": no record accepted at ", i.next, " to consume"));
+  }
+  i.next += i.accepted;
+  i.accepted = 0;
   if (i.next - i.returned < credit_batch_) return false;
   i.returned = i.next;
   if (absl::Status status = rma_.StoreWord(src, layout_.credit(rma_.rank(), stream), i.next);

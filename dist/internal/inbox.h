@@ -1,7 +1,8 @@
 // The push path of the channel (protocol in segment_layout.h): a writer
-// puts a small message, sealed, straight into a slot of its reader's own
-// inbox with one RMA operation; the reader consumes it from its own memory
-// and hands the slots back as credit, a quarter of an inbox at a time.
+// puts a small message, sealed, straight into its reader's own inbox with
+// one RMA operation, over as many slots as it needs; the reader consumes it
+// from its own memory and hands the slots back as credit, a quarter of an
+// inbox at a time.
 //
 // InboxWriter never overwrites a slot its reader has not consumed: Push
 // needs credit (HasCredit), and a writer without it takes the pull path.
@@ -26,7 +27,8 @@ namespace fastvideo::dist {
 
 // A record pushed and not yet credited back by its reader.
 struct PushedRecord {
-  uint64_t index;
+  uint64_t index;       // its first slot's
+  uint64_t slots;       // how many it covers
   RecordHeader header;  // as pushed (seal and payload aside)
   uint64_t entry_id;    // the writer's bookkeeping entry of the message
   uint64_t bytes;       // payload bytes
@@ -37,12 +39,14 @@ class InboxWriter {
  public:
   InboxWriter(Rma& rma, const SegmentLayout& layout);
 
-  uint64_t max_payload_bytes() const { return SlotPayloadBytes(layout_.inbox().slot_bytes); }
-  // Whether `dst` has a free slot for this member's next record of
-  // `stream`, as of the last Refresh.
-  bool HasCredit(int dst, InboxStream stream) const {
+  uint64_t max_payload_bytes() const {
+    return RecordPayloadBytes(layout_.inbox().max_record_bytes());
+  }
+  // Whether `dst` has free slots for this member's next record of `stream`,
+  // one of `bytes` of payload, as of the last Refresh.
+  bool HasCredit(int dst, InboxStream stream, uint64_t bytes) const {
     const Out& o = out(dst, stream);
-    return o.pushed - o.credited < layout_.inbox().slots;
+    return o.pushed + SlotsFor(bytes) - o.credited <= layout_.inbox().slots;
   }
   // Reads the credit `dst` has returned for `stream` and forgets the records
   // it covers, calling `released` for each that was still live.
@@ -71,11 +75,14 @@ class InboxWriter {
 
  private:
   struct Out {
-    uint64_t pushed = 0;
-    uint64_t credited = 0;
+    uint64_t pushed = 0;    // slots
+    uint64_t credited = 0;  // slots
     std::deque<PushedRecord> pending;
   };
   void Forget(Out& o, uint64_t credit, absl::FunctionRef<void(const PushedRecord&)> released);
+  uint64_t SlotsFor(uint64_t bytes) const {
+    return layout_.inbox().SlotsFor(sizeof(RecordHeader) + bytes);
+  }
   Out& out(int dst, InboxStream stream) { return outs_[dst * kInboxStreams + int(stream)]; }
   const Out& out(int dst, InboxStream stream) const {
     return outs_[dst * kInboxStreams + int(stream)];
@@ -99,9 +106,10 @@ class InboxReader {
   // Whether the record Peek just accepted is still the same one: false if
   // its writer has meanwhile overwritten it with an expired marker.
   bool StillSealedAs(int src, InboxStream stream, const RecordHeader& header) const;
-  // Moves past the record Peek accepted. Its slot goes back to the writer
-  // as credit once a quarter of the inbox is consumed: then an atomic word
-  // update is issued (true), which the caller completes (Rma::CompleteAll).
+  // Moves past the record Peek accepted (FailedPrecondition if none). Its
+  // slots go back to the writer as credit once a quarter of the inbox is
+  // consumed: then an atomic word update is issued (true), which the caller
+  // completes (Rma::CompleteAll).
   absl::StatusOr<bool> Consume(int src, InboxStream stream);
   // Hands every consumed slot back now; returns how many word updates it
   // issued (the caller completes them).
@@ -114,8 +122,9 @@ class InboxReader {
 
  private:
   struct In {
-    uint64_t next = 0;      // next record index
-    uint64_t returned = 0;  // consumed records handed back as credit
+    uint64_t next = 0;      // where the next record starts
+    uint64_t returned = 0;  // consumed slots handed back as credit
+    uint64_t accepted = 0;  // slots of the record Peek accepted, until consumed
   };
   In& in(int src, InboxStream stream) { return ins_[src * kInboxStreams + int(stream)]; }
   const In& in(int src, InboxStream stream) const {

@@ -124,11 +124,11 @@ absl::StatusOr<bool> Publisher::TryPush(const MessageKey& key, uint64_t size, Ch
     ledger_.Release(record.entry_id, record.bytes, /*by_expiration=*/false);
   };
   for (int r : readers_) {
-    if (!inbox_.HasCredit(r, inbox) ||
+    if (!inbox_.HasCredit(r, inbox, size) ||
         inbox_.unacknowledged(r, inbox) >= ctx_.layout.inbox().slots / 2) {
       if (absl::Status status = inbox_.Refresh(r, inbox, released); !status.ok()) return status;
     }
-    if (!inbox_.HasCredit(r, inbox)) return false;
+    if (!inbox_.HasCredit(r, inbox, size)) return false;
   }
   // Encoded once, straight into the record, whatever the number of readers.
   const uint64_t entry_id = ledger_.next_id();

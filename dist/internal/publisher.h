@@ -96,7 +96,7 @@ class Publisher {
 
   absl::Status PublishToSelf(const MessageKey& key, uint64_t size, ChunkWriter write,
                              absl::Time now);
-  // Pushes a message that fits an inbox slot when every reader has credit;
+  // Pushes a message that fits an inbox record when every reader has credit;
   // false (nothing done) otherwise.
   absl::StatusOr<bool> TryPush(const MessageKey& key, uint64_t size, ChunkWriter write,
                                absl::Time now);

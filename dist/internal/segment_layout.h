@@ -22,8 +22,8 @@
 //                put_probe,         once, at opening: the left neighbour,
 //                accumulate_probe   MPI_Put / MPI_Accumulate(MPI_REPLACE)
 //                                   (op_landing.h)
-//   [ inboxes ]  inbox[w][s][slots] records writer w pushed to M: w, one
-//                                   MPI_Put per record (+ flush_local)
+//   [ inboxes ]  inbox[w][s][slots records writer w pushed to M: w, one
+//                  + tail]          MPI_Put per record (+ flush_local)
 //   [ rings   ]  p2p[r][ring_slots] descriptors of M's pull stream to r:
 //                                   M, local stores (+ MPI_Win_sync unless
 //                bcast[ring_slots]  unified), read by peers with MPI_Get
@@ -39,19 +39,21 @@
 // a stream are numbered 0, 1, ...; each goes one of two ways, and the
 // reader takes them in number order whichever way each went.
 //
-// Push (a framed payload of at most slot_bytes - 48 bytes, when every
-// reader has credit): the writer seals a record (header + payload, hash
-// over both) and puts it into slot (index % slots) of the reader's inbox
-// with one MPI_Put. Life of a slot: written -> sealed (the put has landed
-// whole; a reader that sees a torn record fails the seal and looks again)
-// -> consumed by the reader in index order -> credited (the reader stores
-// its consumed count in credit[], a quarter of the inbox at a time, or all
-// of it when a wait outlasts its spinning, a barrier or progress()) ->
-// reused by the writer, which never writes a slot it has no credit for.
-// Expired: the writer overwrites the header only (same index, expired_at
-// set, no payload) and completes that put before anything may reuse the
-// slot; the reader gets NotFound with both times. A record is checked
-// before use (inbox_record.h): index, seal, payload bounds.
+// Push (a framed payload of at most max_record_bytes - 48 bytes, when
+// every reader has credit): the writer seals a record (header + payload,
+// hash over both) and puts it, with one MPI_Put, at slot (index % slots) of
+// the reader's inbox, covering as many slots as it needs (InboxShape).
+// Records are numbered by slot: the next starts where this one ends. Life
+// of a slot: written -> sealed (the put has landed whole; a reader that
+// sees a torn record fails the seal and looks again) -> consumed by the
+// reader in index order -> credited (the reader stores its consumed slot
+// count in credit[], a quarter of the inbox at a time, or all of it when a
+// wait outlasts its spinning, a barrier or progress()) -> reused by the
+// writer, which never writes a slot it has no credit for. Expired: the
+// writer overwrites the header only (same index and size, expired_at set,
+// sealed without the payload) and completes that put before anything may
+// reuse the slots; the reader gets NotFound with both times. A record is
+// checked before use (inbox_record.h): index, seal, payload bounds.
 //
 // Pull (larger messages, or no credit): the writer writes the chunks into
 // its data area and a sealed descriptor per chunk into its ring, then
@@ -141,11 +143,23 @@ inline InboxStream InboxStreamOf(MessageKind kind) {
 }
 
 // How many inbox slots each (writer, stream) pair has at a reader, and how
-// big each is: a message whose framed payload fits
-// slot_bytes - sizeof(RecordHeader) (48 bytes) is pushed.
+// big each is. A record (a 48-byte header and its payload) covers one or
+// more consecutive slots, up to half the inbox, so that a message whose
+// framed payload fits max_record_bytes() - 48 is pushed (2000 bytes by
+// default). A record starting in one of the last slots runs on past them
+// into a tail of max_record_slots() - 1 slots: every record is contiguous.
 struct InboxShape {
   uint64_t slots = 16;
   uint64_t slot_bytes = 256;
+
+  uint64_t max_record_slots() const { return slots / 2 > 1 ? slots / 2 : 1; }
+  uint64_t max_record_bytes() const { return max_record_slots() * slot_bytes; }
+  // Slots a record of `record_bytes` (header included) covers.
+  uint64_t SlotsFor(uint64_t record_bytes) const {
+    return record_bytes == 0 ? 1 : (record_bytes + slot_bytes - 1) / slot_bytes;
+  }
+  // One (writer, stream) inbox: the slots and the tail past them.
+  uint64_t region_bytes() const { return (slots + max_record_slots() - 1) * slot_bytes; }
 };
 
 class SegmentLayout {
@@ -164,7 +178,7 @@ class SegmentLayout {
                                               InboxShape inbox = {});
   // Bytes of inboxes a member's segment holds for `world_size` members.
   static uint64_t InboxBytes(int world_size, InboxShape inbox) {
-    return uint64_t(world_size) * kInboxStreams * inbox.slots * inbox.slot_bytes;
+    return uint64_t(world_size) * kInboxStreams * inbox.region_bytes();
   }
 
   int world_size() const { return world_size_; }
@@ -198,12 +212,12 @@ class SegmentLayout {
   // by MPI_Accumulate.
   uint64_t put_probe() const { return barrier_arrival(world_size_); }
   uint64_t accumulate_probe() const { return put_probe() + 8; }
-  // In a reader's segment: the slot of record `index` of `writer`'s stream.
+  // In a reader's segment: the slot where record `index` of `writer`'s
+  // stream starts (records are numbered by the first slot they cover).
   uint64_t inbox_slot(int writer, InboxStream stream, uint64_t index) const {
     return inboxes_begin_ +
-           ((uint64_t(writer) * kInboxStreams + uint64_t(stream)) * inbox_.slots +
-            index % inbox_.slots) *
-               inbox_.slot_bytes;
+           (uint64_t(writer) * kInboxStreams + uint64_t(stream)) * inbox_.region_bytes() +
+           index % inbox_.slots * inbox_.slot_bytes;
   }
   uint64_t p2p_descriptor(int reader, uint64_t slot) const {
     return rings_begin_ +

@@ -8,10 +8,11 @@
 // the Rma layer (internal/rma.h).
 //
 // Two paths, one order per stream:
-// - Push: a message whose framed payload fits an inbox slot (208 bytes by
-//   default) is put by its sender, sealed, straight into the reader's own
-//   inbox with one MPI_Put; the reader consumes it from its own memory and
-//   hands slots back as credit, a quarter of an inbox at a time.
+// - Push: a message whose framed payload fits a record of up to half an
+//   inbox (2000 bytes by default) is put by its sender, sealed, straight
+//   into the reader's own inbox with one MPI_Put; the reader consumes it
+//   from its own memory and hands slots back as credit, a quarter of an
+//   inbox at a time.
 // - Pull: a larger message, or one whose writer has no credit, is
 //   published in the sender's own segment (chunked, with a descriptor per
 //   chunk) and the reader is told by a word pushed into its segment; it

@@ -1,7 +1,7 @@
-// libFuzzer target: an inbox slot as its reader finds it in its own memory,
-// written by a peer. Input: the 256-byte slot, then the record index the
-// reader expects. Whatever CheckRecord accepts must be that record, with a
-// payload inside the slot.
+// libFuzzer target: an inbox record as its reader finds it in its own
+// memory, written by a peer. Input: the 512 bytes a record may span from
+// its first slot, then the record index the reader expects. Whatever
+// CheckRecord accepts must be that record, with a payload inside the span.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,19 +11,19 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using fastvideo::dist::RecordHeader;
-  constexpr size_t kSlotBytes = 256;
-  if (size < kSlotBytes + 8) return 0;
-  alignas(64) unsigned char slot[kSlotBytes];
-  std::memcpy(slot, data, kSlotBytes);
+  constexpr size_t kMaxRecordBytes = 512;
+  if (size < kMaxRecordBytes + 8) return 0;
+  alignas(64) unsigned char record[kMaxRecordBytes];
+  std::memcpy(record, data, kMaxRecordBytes);
   uint64_t expected;
-  std::memcpy(&expected, data + kSlotBytes, sizeof(expected));
+  std::memcpy(&expected, data + kMaxRecordBytes, sizeof(expected));
   RecordHeader header;
-  auto state = fastvideo::dist::CheckRecord(slot, kSlotBytes, expected, &header);
+  auto state = fastvideo::dist::CheckRecord(record, kMaxRecordBytes, expected, &header);
   if (!state.ok() || *state != fastvideo::dist::SlotState::kArrived) return 0;
   if (header.index_plus_one != expected + 1) std::abort();
-  if (header.payload_bytes > fastvideo::dist::SlotPayloadBytes(kSlotBytes)) std::abort();
-  // The reader copies the payload out of the slot: it must lie inside it.
-  unsigned char copy[kSlotBytes];
-  std::memcpy(copy, slot + sizeof(RecordHeader), header.payload_bytes);
+  if (header.record_bytes() > kMaxRecordBytes) std::abort();
+  // The reader copies the payload out of its inbox: it must lie inside the span.
+  unsigned char copy[kMaxRecordBytes];
+  std::memcpy(copy, record + sizeof(RecordHeader), header.payload_bytes);
   return 0;
 }

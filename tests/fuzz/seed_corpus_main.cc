@@ -82,14 +82,15 @@ int main(int argc, char** argv) {
   out.write(reinterpret_cast<const char*>(expect), sizeof(expect));
   out.close();
 
-  // A pushed record: index 5 of its stream, message #7, a 100-byte payload.
-  unsigned char slot[256] = {};
+  // A pushed record over two 256-byte slots: index 5 of its stream,
+  // message #7, a 400-byte payload (the fuzzer reads 512 bytes).
+  unsigned char slot[512] = {};
   auto* header = reinterpret_cast<RecordHeader*>(slot);
   header->index_plus_one = 6;
   header->message_seq = 7;
   header->kind = 1;
-  header->payload_bytes = 100;
-  std::memset(slot + sizeof(RecordHeader), 'x', 100);
+  header->payload_bytes = 400;
+  std::memset(slot + sizeof(RecordHeader), 'x', 400);
   header->Seal(slot + sizeof(RecordHeader));
   const uint64_t expected_index = 5;
   std::ofstream record(dir + "/inbox/record", std::ios::binary);
