@@ -25,8 +25,22 @@ SAMPLE = {
 def frame(body):
     """A payload with this body: the frame header of an encoded [] with the
     body length replaced."""
-    header = _core._encode([])[:-9]  # b"l" and a u64 count
+    header = _core._encode([])[:-2]  # b"l" and a varint count
     return header[:-8] + struct.pack("<Q", len(body)) + body
+
+
+def varint(value):
+    """LEB128, as the codec writes lengths, counts and (zigzagged) ints."""
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def zigzag(value):
+    return (value << 1) ^ (value >> 63)
 
 
 def equal(a, b):
@@ -78,14 +92,44 @@ def test_mutated_payloads_decode_or_say_what_is_wrong():
 @pytest.mark.parametrize(
     "body, message",
     [
-        ((b"l" + struct.pack("<Q", 1)) * 200 + b"n", "nested deeper than 128"),
-        (b"l" + struct.pack("<Q", 2**62), "cannot fit"),
-        (b"s" + struct.pack("<Q", 2) + b"\xff\xfe", "not UTF-8"),
-        (b"m" + struct.pack("<Q", 1) + b"d" + struct.pack("<d", 1.5) + b"n", "neither str nor int"),
-        (b"m" + struct.pack("<Q", 2) + (b"i" + struct.pack("<q", 1) + b"n") * 2, "appears twice"),
+        ((b"l" + varint(1)) * 200 + b"n", "nested deeper than 128"),
+        (b"l" + varint(2**62), "cannot fit"),
+        (b"m" + varint(2**63 + 5), "cannot fit"),
+        (b"s" + varint(2) + b"\xff\xfe", "not UTF-8"),
+        (b"m" + varint(1) + b"d" + struct.pack("<d", 1.5) + b"n", "neither str nor int"),
+        (b"m" + varint(2) + (b"i" + varint(zigzag(1)) + b"n") * 2, "appears twice"),
+        (b"m" + varint(2) + (b"s" + varint(1) + b"k" + b"n") * 2, "appears twice"),
+        (b"i" + b"\xff" * 10 + b"\x01", "longer than 10 bytes"),
+        (b"i" + b"\xff" * 9 + b"\x02", "past 64 bits"),
         (b"?", "unknown value tag"),
     ],
 )
 def test_hostile_bodies_are_refused_by_name(body, message):
     with pytest.raises(fastvideo_dist.DataLossError, match=message):
         _core._decode(frame(body))
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1, -1, 63, -64, 64, 127, 128, 2**31, -(2**31), 2**63 - 1, -(2**63)])
+def test_ints_round_trip_at_every_varint_length(value):
+    payload = _core._encode(value)
+    assert payload.endswith(b"i" + varint(zigzag(value)))
+    assert _core._decode(payload) == value
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 16383, 16384, 1 << 20])
+def test_lengths_round_trip_at_every_varint_length(size):
+    text, blob = "x" * size, b"y" * size
+    assert _core._decode(_core._encode(text)) == text
+    assert _core._decode(_core._encode(blob)) == blob
+    assert len(_core._decode(_core._encode([None] * size))) == size
+
+
+def test_repeated_short_strs_decode_to_equal_values():
+    """Short strs met again are built once (as pickle's memo does): the
+    values are the same, and a long one is built each time."""
+    keys = ["shape", "dtype", "x" * 40]
+    sent = [{k: k for k in keys} for _ in range(40)]
+    got = _core._decode(_core._encode(sent))
+    assert got == sent
+    assert all(type(k) is str for d in got for k in d)

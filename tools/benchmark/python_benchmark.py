@@ -2,8 +2,9 @@
 
     fastvideo-mpilaunch --np 2 [--transport tcp] /usr/bin/python3 tools/benchmark/python_benchmark.py shm|tcp
 
-Rows: a small dict, 1 MiB of bytes and a 64 MiB tensor, point to point
-(one way, timed as a ping-pong / 2), broadcast and all_gather; and barrier.
+Rows: a small dict, a 16-layer metadata dict, 1 MiB of bytes and a 64 MiB
+tensor, point to point (one way, timed as a ping-pong / 2), broadcast and
+all_gather; and barrier.
 Prints microseconds per operation for each and the ratio mpi4py / ours
 (above 1: ours is faster): the median of ROUNDS rounds, ours and mpi4py's
 alternating, so that both see the same machine. Absolute numbers drift on a
@@ -23,6 +24,9 @@ comm = MPI.COMM_WORLD
 rank, size = group.rank, group.world_size
 PAYLOADS = [
     ("dict", {"step": 123, "name": "layer.0.weight", "shape": [4096, 4096]}, 2000),
+    # A weight-sync step's metadata: about 1 KiB encoded, pushed whole.
+    ("16-layer-dict", {f"layer.{i}.weight": {"shape": [4096, 4096], "dtype": "bfloat16"}
+                       for i in range(16)}, 1000),
     ("1MiB-bytes", b"x" * (1 << 20), 50),
     ("64MiB-tensor", torch.ones(16 << 20, dtype=torch.float32), 5),
 ]

@@ -3,8 +3,11 @@
 #include <pybind11/pybind11.h>
 #include <torch/csrc/autograd/python_variable.h>
 
+#include <array>
+
 #include "absl/strings/str_cat.h"
 #include "dist/torch_codec.h"
+#include "tools/python/varint.h"
 
 namespace fastvideo::python {
 namespace py = pybind11;
@@ -46,12 +49,26 @@ absl::Status Corrupt(const dist::Reader& in, absl::string_view what) {
   return absl::DataLossError(absl::StrCat("corrupt '", in.type_tag(), "' payload: ", what));
 }
 
-// Builds the Python objects of a payload; needs the GIL.
+// Builds the Python objects of a payload; needs the GIL. Every Build gives
+// a new reference, or fails having released whatever it made.
 class ObjectBuilder {
  public:
   explicit ObjectBuilder(dist::Reader& in) : in_(in) {}
+  ObjectBuilder(const ObjectBuilder&) = delete;
+  ObjectBuilder& operator=(const ObjectBuilder&) = delete;
+  ~ObjectBuilder() {
+    for (const CachedStr& cached : str_cache_) Py_XDECREF(cached.object);
+  }
 
   absl::Status Build(int depth, OwnedObject& result) {
+    PyObject* object = nullptr;
+    if (absl::Status status = Build(depth, &object); !status.ok()) return status;
+    result = OwnedObject::Steal(object);
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Build(int depth, PyObject** result) {
     if (depth > kMaxObjectNesting) {
       return Corrupt(in_, absl::StrCat("nested deeper than ", kMaxObjectNesting, " levels"));
     }
@@ -60,19 +77,16 @@ class ObjectBuilder {
     switch (static_cast<ValueTag>(tag_byte)) {
       case ValueTag::kNone:
         Py_INCREF(Py_None);
-        result = OwnedObject::Steal(Py_None);
+        *result = Py_None;
         return absl::OkStatus();
       case ValueTag::kFalse:
       case ValueTag::kTrue:
-        result = OwnedObject::Steal(
-            PyBool_FromLong(static_cast<ValueTag>(tag_byte) == ValueTag::kTrue));
+        *result = PyBool_FromLong(static_cast<ValueTag>(tag_byte) == ValueTag::kTrue);
         return absl::OkStatus();
       case ValueTag::kInt: {
-        int64_t value = 0;
-        if (absl::Status status = in_.GetBytes(&value, sizeof(value)); !status.ok()) {
-          return status;
-        }
-        return Made(PyLong_FromLongLong(value), result);
+        uint64_t zigzag = 0;
+        if (absl::Status status = GetVarint(zigzag); !status.ok()) return status;
+        return Made(PyLong_FromLongLong(UnZigZag(zigzag)), result);
       }
       case ValueTag::kFloat: {
         double value = 0;
@@ -96,89 +110,163 @@ class ObjectBuilder {
     return Corrupt(in_, absl::StrCat("unknown value tag ", int{tag_byte}));
   }
 
- private:
-  // Takes a new reference from the C API; NULL means it failed (memory).
-  absl::Status Made(PyObject* object, OwnedObject& result) {
+  // A new reference from the C API; NULL means it failed (memory).
+  absl::Status Made(PyObject* object, PyObject** result) {
     if (object == nullptr) {
       PyErr_Clear();
       return absl::ResourceExhaustedError(
           absl::StrCat("'", in_.type_tag(), "' payload: Python could not allocate an object"));
     }
-    result = OwnedObject::Steal(object);
+    *result = object;
     return absl::OkStatus();
   }
 
-  absl::Status BuildStr(OwnedObject& result) {
+  absl::Status GetVarint(uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      uint8_t byte = 0;
+      if (absl::Status status = in_.GetBytes(&byte, 1); !status.ok()) return status;
+      value |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) {
+        if (shift == 63 && byte > 1) return Corrupt(in_, "a varint past 64 bits");
+        return absl::OkStatus();
+      }
+    }
+    return Corrupt(in_, absl::StrCat("a varint longer than ", kMaxVarintBytes, " bytes"));
+  }
+
+  // A length or count, checked against the bytes left: `count` elements of
+  // at least `min_element_bytes` each must still be there.
+  absl::Status GetCount(uint64_t& count, uint64_t min_element_bytes) {
+    if (absl::Status status = GetVarint(count); !status.ok()) return status;
+    // (No division: this runs for every str and container. The product
+    // cannot overflow once count <= remaining, and elements are small.)
+    const uint64_t remaining = in_.remaining();
+    if (count > remaining || count * min_element_bytes > remaining) {
+      return Corrupt(in_, absl::StrCat(count, " elements of ", min_element_bytes,
+                                       "+ bytes cannot fit in the ", in_.remaining(),
+                                       " bytes left"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status BuildStr(PyObject** result) {
     uint64_t size = 0;
-    if (absl::Status status = in_.GetCount(size, 1); !status.ok()) return status;
+    if (absl::Status status = GetCount(size, 1); !status.ok()) return status;
     absl::string_view utf8;
     if (absl::Status status = in_.GetView(size, utf8); !status.ok()) return status;
+    CachedStr* cached = nullptr;
+    if (utf8.size() <= kMaxCachedStrBytes) {
+      cached = &str_cache_[CacheSlot(utf8)];
+      if (cached->object != nullptr && cached->utf8 == utf8) {
+        Py_INCREF(cached->object);
+        *result = cached->object;
+        return absl::OkStatus();
+      }
+    }
     PyObject* text = PyUnicode_DecodeUTF8(utf8.data(), utf8.size(), "strict");
     if (text == nullptr) {
       PyErr_Clear();
       return Corrupt(in_, "a str that is not UTF-8");
     }
-    result = OwnedObject::Steal(text);
+    if (cached != nullptr) {
+      Py_XDECREF(cached->object);
+      Py_INCREF(text);
+      *cached = {utf8, text};
+    }
+    *result = text;
     return absl::OkStatus();
   }
 
-  absl::Status BuildBytes(OwnedObject& result) {
+  // Short strs met again in one payload (the same keys in every dict of a
+  // list, the same dtype names) come back as one object, as pickle's memo
+  // gives them: one allocation and one hash where there were many. A str
+  // is immutable, so only `is` can tell.
+  struct CachedStr {
+    absl::string_view utf8;  // in the payload, which outlives the builder
+    PyObject* object = nullptr;
+  };
+  static constexpr size_t kStrCacheSlots = 32;
+  static constexpr size_t kMaxCachedStrBytes = 32;
+  static size_t CacheSlot(absl::string_view utf8) {
+    if (utf8.empty()) return 0;
+    const size_t mixed = utf8.size() * 31 + static_cast<unsigned char>(utf8.front()) * 7 +
+                         static_cast<unsigned char>(utf8[utf8.size() / 2]) * 3 +
+                         static_cast<unsigned char>(utf8.back());
+    return mixed % kStrCacheSlots;
+  }
+
+  absl::Status BuildBytes(PyObject** result) {
     uint64_t size = 0;
-    if (absl::Status status = in_.GetCount(size, 1); !status.ok()) return status;
+    if (absl::Status status = GetCount(size, 1); !status.ok()) return status;
     PyObject* bytes = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
     if (absl::Status status = Made(bytes, result); !status.ok()) return status;
+    absl::Status filled;
     // Nobody else can see the new object yet: fill it without the GIL.
     if (size >= kReleaseGilBytes) {
       py::gil_scoped_release unlocked;
-      return in_.GetBytes(PyBytes_AS_STRING(bytes), size);
+      filled = in_.GetBytes(PyBytes_AS_STRING(bytes), size);
+    } else {
+      filled = in_.GetBytes(PyBytes_AS_STRING(bytes), size);
     }
-    return in_.GetBytes(PyBytes_AS_STRING(bytes), size);
+    if (!filled.ok()) Py_CLEAR(*result);
+    return filled;
   }
 
-  absl::Status BuildSequence(bool is_list, int depth, OwnedObject& result) {
+  absl::Status BuildSequence(bool is_list, int depth, PyObject** result) {
     uint64_t count = 0;
-    if (absl::Status status = in_.GetCount(count, 1); !status.ok()) return status;
+    if (absl::Status status = GetCount(count, 1); !status.ok()) return status;
     PyObject* sequence = is_list ? PyList_New(static_cast<Py_ssize_t>(count))
                                  : PyTuple_New(static_cast<Py_ssize_t>(count));
     if (absl::Status status = Made(sequence, result); !status.ok()) return status;
     for (uint64_t i = 0; i < count; ++i) {
-      OwnedObject item;
-      if (absl::Status status = Build(depth + 1, item); !status.ok()) return status;
+      PyObject* item = nullptr;
+      if (absl::Status status = Build(depth + 1, &item); !status.ok()) {
+        Py_CLEAR(*result);  // its empty slots are NULL, which it skips
+        return status;
+      }
       // The slots of a new list or tuple are empty: SET_ITEM steals.
       if (is_list) {
-        PyList_SET_ITEM(sequence, static_cast<Py_ssize_t>(i), item.release());
+        PyList_SET_ITEM(sequence, static_cast<Py_ssize_t>(i), item);
       } else {
-        PyTuple_SET_ITEM(sequence, static_cast<Py_ssize_t>(i), item.release());
+        PyTuple_SET_ITEM(sequence, static_cast<Py_ssize_t>(i), item);
       }
     }
     return absl::OkStatus();
   }
 
-  absl::Status BuildDict(int depth, OwnedObject& result) {
+  absl::Status BuildDict(int depth, PyObject** result) {
     uint64_t count = 0;
-    if (absl::Status status = in_.GetCount(count, 2); !status.ok()) return status;
+    if (absl::Status status = GetCount(count, 2); !status.ok()) return status;
     if (absl::Status status = Made(PyDict_New(), result); !status.ok()) return status;
-    for (uint64_t i = 0; i < count; ++i) {
-      OwnedObject key;
-      OwnedObject value;
-      if (absl::Status status = Build(depth + 1, key); !status.ok()) return status;
-      if (!PyUnicode_CheckExact(key.get()) && !PyLong_CheckExact(key.get())) {
-        return Corrupt(in_, "a dict key that is neither str nor int");
+    PyObject* dict = *result;
+    absl::Status status;
+    for (uint64_t i = 0; i < count && status.ok(); ++i) {
+      PyObject* key = nullptr;
+      PyObject* value = nullptr;
+      status = Build(depth + 1, &key);
+      if (status.ok() && !PyUnicode_CheckExact(key) && !PyLong_CheckExact(key)) {
+        status = Corrupt(in_, "a dict key that is neither str nor int");
       }
-      if (absl::Status status = Build(depth + 1, value); !status.ok()) return status;
-      if (PyDict_Contains(result.get(), key.get()) != 0) {
-        PyErr_Clear();
-        return Corrupt(in_, "a dict key appears twice");
+      if (status.ok()) status = Build(depth + 1, &value);
+      if (status.ok()) {
+        // One hash lookup, not two: a key seen before leaves the size as is.
+        const Py_ssize_t before = PyDict_GET_SIZE(dict);
+        if (PyDict_SetItem(dict, key, value) != 0) {
+          PyErr_Clear();
+          status = absl::ResourceExhaustedError("could not grow a received dict");
+        } else if (PyDict_GET_SIZE(dict) == before) {
+          status = Corrupt(in_, "a dict key appears twice");
+        }
       }
-      if (PyDict_SetItem(result.get(), key.get(), value.get()) != 0) {
-        PyErr_Clear();
-        return absl::ResourceExhaustedError("could not grow a received dict");
-      }
+      Py_XDECREF(key);
+      Py_XDECREF(value);
     }
-    return absl::OkStatus();
+    if (!status.ok()) Py_CLEAR(*result);
+    return status;
   }
 
-  absl::Status BuildTensor(OwnedObject& result) {
+  absl::Status BuildTensor(PyObject** result) {
     at::Tensor tensor;
     {
       py::gil_scoped_release unlocked;
@@ -190,6 +278,7 @@ class ObjectBuilder {
   }
 
   dist::Reader& in_;
+  std::array<CachedStr, kStrCacheSlots> str_cache_{};
 };
 
 }  // namespace
@@ -217,31 +306,36 @@ using python::ValueTag;
 
 void Codec<python::PyMessage>::Encode(const python::PyMessage& message, Writer& out) {
   const python::ObjectSnapshot& snapshot = *message.outgoing;
+  // A value's tag and varint go out in one write.
+  unsigned char head[1 + python::kMaxVarintBytes];
   for (const SnapshotNode& node : snapshot.nodes()) {
-    out.PutBytes(&node.tag, 1);
+    head[0] = static_cast<unsigned char>(node.tag);
     switch (node.tag) {
       case ValueTag::kInt:
-        out.PutBytes(&node.integer, sizeof(node.integer));
+        out.PutBytes(head, 1 + python::PutVarint(python::ZigZag(node.integer), head + 1));
         break;
       case ValueTag::kFloat:
+        out.PutBytes(head, 1);
         out.PutBytes(&node.real, sizeof(node.real));
         break;
       case ValueTag::kStr:
       case ValueTag::kBytes:
-        out.PutU64(node.bytes.size());
+        out.PutBytes(head, 1 + python::PutVarint(node.bytes.size(), head + 1));
         out.PutBytes(node.bytes.data(), node.bytes.size());
         break;
       case ValueTag::kList:
       case ValueTag::kTuple:
       case ValueTag::kDict:
-        out.PutU64(node.count);
+        out.PutBytes(head, 1 + python::PutVarint(node.count, head + 1));
         break;
       case ValueTag::kTensor:
+        out.PutBytes(head, 1);
         Codec<at::Tensor>::Encode(snapshot.tensors()[node.integer], out);
         break;
       case ValueTag::kNone:
       case ValueTag::kFalse:
       case ValueTag::kTrue:
+        out.PutBytes(head, 1);
         break;
     }
   }

@@ -2,9 +2,12 @@
 // of type "python" (see dist/codec.h), never pickled.
 //
 // Body: one value, depth first; each value is a ValueTag byte and then
-//   int: 8 bytes; float: 8 bytes (IEEE double); str (UTF-8) and bytes:
-//   u64 length and the bytes; list and tuple: u64 count and the elements;
-//   dict: u64 count and key, value pairs; tensor: dist::Codec<at::Tensor>.
+//   int: zigzag varint (varint.h); float: 8 bytes (IEEE double); str
+//   (UTF-8) and bytes: varint length and the bytes; list and tuple: varint
+//   count and the elements; dict: varint count and key, value pairs;
+//   tensor: dist::Codec<at::Tensor>. (With varints the benchmark's small
+//   dict takes 48 bytes instead of 108, its 16-layer dict 808 instead of
+//   1679: fewer inbox slots, and more objects pushed.)
 // Decoding a payload of up to 64 KiB copies its bytes (no GIL needed: the
 // call waits without it) for BuildReceived to build once the GIL is back;
 // a larger one is built in place, taking the GIL (copies of large bytes

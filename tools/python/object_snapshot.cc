@@ -10,6 +10,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "dist/torch_codec.h"
+#include "tools/python/varint.h"
 
 namespace fastvideo::python {
 namespace py = pybind11;
@@ -75,7 +76,7 @@ class ObjectSnapshot::Walker {
       }
       node.tag = ValueTag::kInt;
       node.integer = value;
-      Push(node, sizeof(int64_t));
+      Push(node, VarintBytes(ZigZag(value)));
     } else if (PyFloat_CheckExact(object)) {
       node.tag = ValueTag::kFloat;
       node.real = PyFloat_AS_DOUBLE(object);
@@ -91,12 +92,12 @@ class ObjectSnapshot::Walker {
       node.tag = ValueTag::kStr;
       node.bytes = absl::string_view(utf8, size);
       Keep(object);
-      Push(node, sizeof(uint64_t) + size);
+      Push(node, VarintBytes(size) + size);
     } else if (PyBytes_CheckExact(object)) {
       node.tag = ValueTag::kBytes;
       node.bytes = absl::string_view(PyBytes_AS_STRING(object), PyBytes_GET_SIZE(object));
       Keep(object);
-      Push(node, sizeof(uint64_t) + node.bytes.size());
+      Push(node, VarintBytes(node.bytes.size()) + node.bytes.size());
     } else if (PyList_CheckExact(object) || PyTuple_CheckExact(object)) {
       const bool is_list = PyList_CheckExact(object);
       // Tuples are values (Python shares equal constants between them):
@@ -105,7 +106,7 @@ class ObjectSnapshot::Walker {
       const Py_ssize_t size = is_list ? PyList_GET_SIZE(object) : PyTuple_GET_SIZE(object);
       node.tag = is_list ? ValueTag::kList : ValueTag::kTuple;
       node.count = size;
-      Push(node, sizeof(uint64_t));
+      Push(node, VarintBytes(node.count));
       path_.push_back({object});
       for (Py_ssize_t i = 0; i < size; ++i) {
         // A list may change under a callback only with the GIL, which we hold.
@@ -117,7 +118,7 @@ class ObjectSnapshot::Walker {
       Remember(object);
       node.tag = ValueTag::kDict;
       node.count = PyDict_GET_SIZE(object);
-      Push(node, sizeof(uint64_t));
+      Push(node, VarintBytes(node.count));
       path_.push_back({object});
       Py_ssize_t position = 0;
       PyObject* key = nullptr;
@@ -226,6 +227,7 @@ class ObjectSnapshot::Walker {
     } else if (first_seen_.size() < kLinearSeen) {
       first_seen_.push_back(object);
     } else {
+      seen_.reserve(4 * kLinearSeen);
       seen_.insert(first_seen_.begin(), first_seen_.end());
       seen_.insert(object);
     }
@@ -242,7 +244,9 @@ class ObjectSnapshot::Walker {
 
 std::shared_ptr<const ObjectSnapshot> ObjectSnapshot::Take(PyObject* object) {
   std::shared_ptr<ObjectSnapshot> snapshot(new ObjectSnapshot());
-  snapshot->nodes_.reserve(16);
+  // Most objects sent are a few dozen values: one allocation each.
+  snapshot->nodes_.reserve(64);
+  snapshot->kept_.reserve(32);
   Walker(*snapshot).Visit(object);
   return snapshot;
 }
