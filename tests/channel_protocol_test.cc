@@ -60,18 +60,23 @@ class ChannelProtocolTest : public ::testing::Test {
   // every operation in flight land (the reader's progress).
   absl::Status Send(const std::string& message,
                     Deadline deadline = Deadline::After(absl::Seconds(5))) {
+    return SendWhile(message, [this](Backoff& backoff) {
+      window_.DeliverAll();
+      backoff.Pause();
+      return absl::OkStatus();
+    }, deadline);
+  }
+
+  // Publishes `message`, doing `idle` whenever the publisher waits.
+  absl::Status SendWhile(const std::string& message, IdleFn idle,
+                         Deadline deadline = Deadline::After(absl::Seconds(5))) {
     return writer_->publisher.Publish(
         MessageKind::kSend, kReader, message.size(),
         [&message](char* to, uint64_t offset, uint64_t bytes) {
           std::memcpy(to, message.data() + offset, bytes);
           return true;
         },
-        deadline,
-        [this](Backoff& backoff) {
-          window_.DeliverAll();
-          backoff.Pause();
-          return absl::OkStatus();
-        });
+        deadline, idle);
   }
 
   absl::StatusOr<std::string> Receive(absl::Duration timeout = absl::Seconds(5)) {
@@ -116,6 +121,52 @@ TEST_F(ChannelProtocolTest, BothPathsInterleavedArriveInOrderAndCreditsComeBack)
   ASSERT_TRUE(Send(Small(10)).ok());
   EXPECT_EQ(writer_->stats.objects_sent_pushed, 5u) << "credit did not come back";
   EXPECT_EQ(*Receive(), Small(10));
+}
+
+TEST_F(ChannelProtocolTest, AWriterOutOfCreditWaitsForAReaderThatReads) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Send(Small(i)).ok());  // the inbox is full
+  // While the writer waits, the reader reads one (behind its writer, it
+  // sends the credit on its way at once) and the credit lands.
+  int idles = 0;
+  ASSERT_TRUE(SendWhile(Small(4), [&](Backoff& backoff) {
+                window_.DeliverAll();
+                if (idles++ == 0) {
+                  EXPECT_EQ(*Receive(), Small(0));
+                }
+                backoff.Pause();
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_GT(idles, 1);
+  EXPECT_EQ(writer_->stats.objects_sent_pushed, 5u);
+  EXPECT_EQ(writer_->stats.objects_sent_pulled_for_credit, 0u);
+  window_.DeliverAll();
+  for (int i = 1; i < 5; ++i) EXPECT_EQ(*Receive(), Small(i));
+}
+
+TEST_F(ChannelProtocolTest, AReaderThatHandsNoCreditBackIsNotWaitedForUntilItDoes) {
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(Send(Small(i)).ok());
+  int idles = 0;
+  const auto counted = [&](Backoff& backoff) {
+    ++idles;
+    window_.DeliverAll();
+    backoff.Pause();
+    return absl::OkStatus();
+  };
+  // The reader reads nothing: the writer waits a little, then pulls ...
+  ASSERT_TRUE(SendWhile(Small(4), counted).ok());
+  EXPECT_GT(idles, 0);
+  EXPECT_EQ(writer_->stats.objects_sent_pulled_for_credit, 1u);
+  // ... and pulls the next one at once.
+  idles = 0;
+  ASSERT_TRUE(SendWhile(Small(5), counted).ok());
+  EXPECT_EQ(idles, 0) << "waited again for a reader that is busy elsewhere";
+  EXPECT_EQ(writer_->stats.objects_sent_pulled_for_credit, 2u);
+  // Once it reads, credit comes back and the writer pushes again.
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(*Receive(), Small(i));
+  ASSERT_TRUE(reader_->receiver.ReturnAllCredits(Receiver::Completion::kAtTarget).ok());
+  ASSERT_TRUE(Send(Small(6)).ok());
+  EXPECT_EQ(writer_->stats.objects_sent_pushed, 5u);
+  EXPECT_EQ(*Receive(), Small(6));
 }
 
 TEST_F(ChannelProtocolTest, ALaterMessageLandingFirstWaitsForTheEarlierOne) {

@@ -27,7 +27,9 @@ absl::Status InboxWriter::Refresh(int dst, InboxStream stream,
 void InboxWriter::Forget(Out& o, uint64_t credit,
                          absl::FunctionRef<void(const PushedRecord&)> released) {
   // A peer's word is never trusted past what was pushed.
-  o.credited = std::max(o.credited, std::min(credit, o.pushed));
+  const uint64_t credited = std::max(o.credited, std::min(credit, o.pushed));
+  if (credited > o.credited) o.stalled = false;
+  o.credited = credited;
   while (!o.pending.empty() &&
          o.pending.front().index + o.pending.front().slots <= o.credited) {
     if (o.pending.front().live) released(o.pending.front());
@@ -155,6 +157,13 @@ bool InboxReader::StillSealedAs(int src, InboxStream stream, const RecordHeader&
   uint64_t seal = 0;
   std::memcpy(&seal, slot(src, stream) + offsetof(RecordHeader, seal), sizeof(seal));
   return seal == header.seal;
+}
+
+bool InboxReader::NextRecordStarted(int src, InboxStream stream) const {
+  uint64_t index_plus_one = 0;
+  std::memcpy(&index_plus_one, slot(src, stream) + offsetof(RecordHeader, index_plus_one),
+              sizeof(index_plus_one));
+  return index_plus_one == in(src, stream).next + 1;
 }
 
 absl::StatusOr<bool> InboxReader::Consume(int src, InboxStream stream) {

@@ -48,6 +48,11 @@ class InboxWriter {
     const Out& o = out(dst, stream);
     return o.pushed + SlotsFor(bytes) - o.credited <= layout_.inbox().slots;
   }
+  // Whether `dst` handed no credit back for `stream` while this member last
+  // waited for some (MarkStalled), and none since: it is busy elsewhere,
+  // and waiting for it again is not worth it until it reads.
+  bool stalled(int dst, InboxStream stream) const { return out(dst, stream).stalled; }
+  void MarkStalled(int dst, InboxStream stream) { out(dst, stream).stalled = true; }
   // Reads the credit `dst` has returned for `stream` and forgets the records
   // it covers, calling `released` for each that was still live.
   absl::Status Refresh(int dst, InboxStream stream,
@@ -77,6 +82,7 @@ class InboxWriter {
   struct Out {
     uint64_t pushed = 0;    // slots
     uint64_t credited = 0;  // slots
+    bool stalled = false;   // until credit comes back
     std::deque<PushedRecord> pending;
   };
   void Forget(Out& o, uint64_t credit, absl::FunctionRef<void(const PushedRecord&)> released);
@@ -116,6 +122,9 @@ class InboxReader {
   absl::StatusOr<int> ReturnCredits();
 
   uint64_t next_index(int src, InboxStream stream) const { return in(src, stream).next; }
+  // Whether the writer has begun to put the next record (its header says
+  // so; whole or not): a hint that the writer runs ahead of this reader.
+  bool NextRecordStarted(int src, InboxStream stream) const;
   // The pull-path descriptors `src` has announced on `stream` (its ring
   // slots used), from this member's own memory.
   absl::StatusOr<uint64_t> Notice(int src, InboxStream stream);

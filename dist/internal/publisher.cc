@@ -55,7 +55,7 @@ absl::Status Publisher::Publish(MessageKind kind, int dst, uint64_t size, ChunkW
   if (absl::Status status = PublishWithdrawal(dst, deadline, idle); !status.ok()) {
     return status;
   }
-  absl::StatusOr<bool> pushed = TryPush(key, size, write, now);
+  absl::StatusOr<bool> pushed = TryPush(key, size, write, now, deadline, idle);
   if (!pushed.ok() || *pushed) return pushed.status();
   if (size <= inbox_.max_payload_bytes()) ++ctx_.stats.objects_sent_pulled_for_credit;
   return PublishPulled(key, size, write, now, deadline, idle);
@@ -108,7 +108,7 @@ absl::Status Publisher::TakeFromSelf(const MessageKey& key, std::string* message
 // ------------------------------------------------------------------ pushed
 
 absl::StatusOr<bool> Publisher::TryPush(const MessageKey& key, uint64_t size, ChunkWriter write,
-                                        absl::Time now) {
+                                        absl::Time now, Deadline& deadline, IdleFn idle) {
   if (size > inbox_.max_payload_bytes()) return false;
   const InboxStream inbox = InboxStreamOf(key.kind);
   readers_.clear();
@@ -120,15 +120,16 @@ absl::StatusOr<bool> Publisher::TryPush(const MessageKey& key, uint64_t size, Ch
   // A message goes one way to all its readers: pushed only if each has room.
   // Credit is read from memory when it seems short, and at least every half
   // inbox, so that consumed records are forgotten as the writer goes.
-  const auto released = [this](const PushedRecord& record) {
-    ledger_.Release(record.entry_id, record.bytes, /*by_expiration=*/false);
-  };
+  const auto released = [this](const PushedRecord& record) { ReleasePushed(record); };
   for (int r : readers_) {
     if (!inbox_.HasCredit(r, inbox, size) ||
         inbox_.unacknowledged(r, inbox) >= ctx_.layout.inbox().slots / 2) {
       if (absl::Status status = inbox_.Refresh(r, inbox, released); !status.ok()) return status;
     }
-    if (!inbox_.HasCredit(r, inbox, size)) return false;
+    if (!inbox_.HasCredit(r, inbox, size)) {
+      absl::StatusOr<bool> credited = WaitForCredit(r, inbox, size, deadline, idle);
+      if (!credited.ok() || !*credited) return credited;
+    }
   }
   // Encoded once, straight into the record, whatever the number of readers.
   const uint64_t entry_id = ledger_.next_id();
@@ -205,6 +206,29 @@ absl::Status Publisher::PublishPulled(const MessageKey& key, uint64_t size, Chun
   ledger_.Close(*entry_id);
   VLOG(2) << ctx_.Where() << ": published " << key.ToString() << " (" << size << " bytes)";
   return absl::OkStatus();
+}
+
+// A writer that runs ahead of a reader that is reading gets credit back
+// within microseconds, and a pushed message costs that reader far less than
+// a pulled one (a descriptor read and a data read, each a round trip over
+// osc/pt2pt): so the writer waits a little for credit. A reader that hands
+// none back in that time is busy elsewhere: until it does, messages to it
+// are pulled at once.
+absl::StatusOr<bool> Publisher::WaitForCredit(int dst, InboxStream inbox, uint64_t size,
+                                              Deadline& deadline, IdleFn idle) {
+  if (inbox_.stalled(dst, inbox)) return false;
+  const auto released = [this](const PushedRecord& record) { ReleasePushed(record); };
+  Deadline wait = Deadline::After(kCreditWait);
+  Backoff backoff(ctx_.oversubscribed);
+  while (true) {
+    if (absl::Status status = idle(backoff); !status.ok()) return status;
+    if (absl::Status status = inbox_.Refresh(dst, inbox, released); !status.ok()) return status;
+    if (inbox_.HasCredit(dst, inbox, size)) return true;
+    if (backoff.ShouldCheckClock() && (wait.Passed() || deadline.Passed())) {
+      inbox_.MarkStalled(dst, inbox);
+      return false;
+    }
+  }
 }
 
 absl::StatusOr<uint64_t> Publisher::WaitForRoom(int dst, uint64_t bytes, const MessageKey& key,
@@ -342,9 +366,8 @@ absl::Status Publisher::Reclaim() {
       !status.ok()) {
     return status;
   }
-  if (absl::Status status = inbox_.Reclaim([this](const PushedRecord& record) {
-        ledger_.Release(record.entry_id, record.bytes, /*by_expiration=*/false);
-      });
+  if (absl::Status status =
+          inbox_.Reclaim([this](const PushedRecord& record) { ReleasePushed(record); });
       !status.ok()) {
     return status;
   }

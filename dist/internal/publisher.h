@@ -96,10 +96,22 @@ class Publisher {
 
   absl::Status PublishToSelf(const MessageKey& key, uint64_t size, ChunkWriter write,
                              absl::Time now);
-  // Pushes a message that fits an inbox record when every reader has credit;
-  // false (nothing done) otherwise.
+  // Pushes a message that fits an inbox record when every reader has credit
+  // (waiting a little for it, see WaitForCredit); false (nothing done)
+  // otherwise.
   absl::StatusOr<bool> TryPush(const MessageKey& key, uint64_t size, ChunkWriter write,
-                               absl::Time now);
+                               absl::Time now, Deadline& deadline, IdleFn idle);
+  // Waits up to kCreditWait for `dst` to hand back credit for a record of
+  // `size`, unless it is stalled; false, marking it stalled, if none came.
+  absl::StatusOr<bool> WaitForCredit(int dst, InboxStream inbox, uint64_t size,
+                                     Deadline& deadline, IdleFn idle);
+  // A pushed record its reader consumed: its bytes are no longer held.
+  void ReleasePushed(const PushedRecord& record) {
+    ledger_.Release(record.entry_id, record.bytes, /*by_expiration=*/false);
+  }
+  // About ten times what a reader that is reading takes to consume a
+  // record over TCP.
+  static constexpr absl::Duration kCreditWait = absl::Microseconds(50);
   absl::Status PublishPulled(const MessageKey& key, uint64_t size, ChunkWriter write,
                              absl::Time now, Deadline& deadline, IdleFn idle);
   // Waits until `dst`'s ring has a free slot and, for a chunk that is not

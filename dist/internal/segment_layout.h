@@ -53,7 +53,9 @@
 // writer overwrites the header only (same index and size, expired_at set,
 // sealed without the payload) and completes that put before anything may
 // reuse the slots; the reader gets NotFound with both times. A record is
-// checked before use (inbox_record.h): index, seal, payload bounds.
+// checked before use (inbox_record.h): index, seal, payload bounds. A
+// writer out of credit waits briefly for a reader that is reading, then
+// pulls (Publisher::WaitForCredit).
 //
 // Pull (larger messages, or no credit): the writer writes the chunks into
 // its data area and a sealed descriptor per chunk into its ring, then
