@@ -83,15 +83,17 @@ struct GroupOptions {
   // Largest chunk of a message in the window; 0: a quarter of the data area.
   uint64_t max_chunk_bytes = 0;
   // Inboxes: a message whose encoded form fits half an inbox (less 48 bytes
-  // of header; 2000 bytes with the defaults) is pushed straight into its
-  // reader's memory, over as many slots as it needs; each writer has
-  // inbox_slots of them per reader, for send_obj and for collectives. They
-  // take world_size x 2 x (1.5 x inbox_slots - 1) x inbox_slot_bytes of
-  // each member's window (half an inbox more lets a record that starts in
-  // the last slots run on): 11.5 KiB per member with the defaults (92 KiB
-  // at 8 ranks, 736 KiB at 64, 11.5 MiB at 1024).
+  // of header) is pushed straight into its reader's memory, over as many
+  // slots as it needs; each writer has inbox_slots of them per reader, for
+  // send_obj and for collectives. They take world_size x 2 x (1.5 x
+  // inbox_slots - 1) x inbox_slot_bytes of each member's window (half an
+  // inbox more lets a record that starts in the last slots run on).
+  // inbox_slot_bytes 0: the largest multiple of 64 from 256 to 1024 with
+  // which inboxes take at most an eighth of window_bytes. With 32 MiB: 1 KiB
+  // slots up to 89 ranks (objects up to 8 KiB pushed, 46 KiB per peer),
+  // 256 bytes from 356 ranks (2000 bytes pushed, 11.5 KiB per peer).
   uint64_t inbox_slots = 16;
-  uint64_t inbox_slot_bytes = 256;
+  uint64_t inbox_slot_bytes = 0;
   // Deadline of blocking calls that are not given one, counted from when
   // the call first has to wait.
   absl::Duration default_timeout = absl::Minutes(5);

@@ -82,6 +82,26 @@ TEST(SegmentLayoutTest, RegionsDoNotOverlap) {
   EXPECT_EQ(layout->data_begin() + layout->data_bytes(), uint64_t{1} << 20);
 }
 
+TEST(SegmentLayoutTest, AutoInboxSlotsTakeAnEighthOfTheSegmentFrom256To1024Bytes) {
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  EXPECT_EQ(AutoInboxSlotBytes(2, 32 * kMiB, 16), 1024u);
+  EXPECT_EQ(AutoInboxSlotBytes(89, 32 * kMiB, 16), 1024u);
+  EXPECT_EQ(AutoInboxSlotBytes(128, 32 * kMiB, 16), 704u);
+  EXPECT_EQ(AutoInboxSlotBytes(356, 32 * kMiB, 16), 256u);
+  EXPECT_EQ(AutoInboxSlotBytes(4096, 32 * kMiB, 16), 256u) << "never below 256";
+  EXPECT_EQ(AutoInboxSlotBytes(8, 64 << 10, 16), 256u);
+  for (int ranks : {2, 8, 100, 128, 300}) {
+    for (uint64_t slots : {4, 16, 64}) {
+      const uint64_t slot_bytes = AutoInboxSlotBytes(ranks, 32 * kMiB, slots);
+      EXPECT_EQ(slot_bytes % 64, 0u);
+      if (slot_bytes > 256) {
+        EXPECT_LE(SegmentLayout::InboxBytes(ranks, InboxShape{slots, slot_bytes}), 4 * kMiB)
+            << ranks << " ranks, " << slots << " slots";
+      }
+    }
+  }
+}
+
 TEST(SegmentLayoutTest, TinySegmentsAreRefusedWithTheSizes) {
   auto layout = SegmentLayout::Create(4, 16, 8192, 4096);
   EXPECT_TRUE(absl::IsInvalidArgument(layout.status()));

@@ -592,9 +592,9 @@ std::string Numbered(int i, size_t size) {
   return message;
 }
 
-// Sizes around the inbox's slot (256 bytes) and its largest record (8
-// slots, 2000 bytes of payload with the frame): records of one and two
-// slots pushed while credit lasts, and some always pulled.
+// Sizes around the inbox's slot (256 bytes, set below) and its largest
+// record (8 slots, 2000 bytes of payload with the frame): records of one
+// and two slots pushed while credit lasts, and some always pulled.
 size_t SizeAroundTheSlot(int i) {
   constexpr size_t kSizes[] = {1, 100, 150, 300, 180, 2000, 60};
   return kSizes[i % 7];
@@ -603,14 +603,14 @@ size_t SizeAroundTheSlot(int i) {
 // How many of `messages` a writer pushes to a reader that reads none of
 // them: a record covers ceil((48 + framed bytes) / slot bytes) slots, at
 // most half the inbox, and one that does not fit the slots left is pulled.
-uint64_t PushedUntilTheInboxIsFull(const std::vector<std::string>& messages) {
-  const GroupOptions defaults;
-  uint64_t free_slots = defaults.inbox_slots, pushed = 0;
+uint64_t PushedUntilTheInboxIsFull(const GroupOptions& options,
+                                   const std::vector<std::string>& messages) {
+  uint64_t free_slots = options.inbox_slots, pushed = 0;
   for (const std::string& message : messages) {
     const uint64_t record_bytes = 48 + dist::FramedSize(message);
     const uint64_t slots =
-        (record_bytes + defaults.inbox_slot_bytes - 1) / defaults.inbox_slot_bytes;
-    if (slots <= defaults.inbox_slots / 2 && slots <= free_slots) {
+        (record_bytes + options.inbox_slot_bytes - 1) / options.inbox_slot_bytes;
+    if (slots <= options.inbox_slots / 2 && slots <= free_slots) {
       free_slots -= slots;
       ++pushed;
     }
@@ -624,7 +624,9 @@ uint64_t PushedUntilTheInboxIsFull(const std::vector<std::string>& messages) {
 // large ones pulled throughout; the reader gets them all in order. After
 // a barrier (which returns every credit) the next small one is pushed again.
 TEST(ProcessGroupTest, CreditsRunOutAndComeBackWithBothPathsInOrder) {
-  StatelessProcessGroup group = MakeWorld();
+  GroupOptions options = SmallWindow();
+  options.inbox_slot_bytes = 256;
+  StatelessProcessGroup group = MakeWorld(options);
   const int n = group.world_size(), me = group.rank();
   if (n < 2) GTEST_SKIP() << "needs a reader";
   constexpr int kMessages = 120;
@@ -634,8 +636,8 @@ TEST(ProcessGroupTest, CreditsRunOutAndComeBackWithBothPathsInOrder) {
     broadcast.push_back(Numbered(i, SizeAroundTheSlot(i + 3)));
   }
   // Each stream's inbox holds exactly its slots' worth before credit runs out.
-  const uint64_t first_pushed =
-      PushedUntilTheInboxIsFull(sent) + PushedUntilTheInboxIsFull(broadcast);
+  const uint64_t first_pushed = PushedUntilTheInboxIsFull(options, sent) +
+                                PushedUntilTheInboxIsFull(options, broadcast);
   if (me == 0) {
     for (int i = 0; i < kMessages; ++i) {
       ASSERT_OK(group.send_obj(sent[i], 1));

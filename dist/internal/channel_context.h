@@ -30,10 +30,10 @@ struct ChannelOptions {
   // may wait unread. 0: a quarter of the segment, from 16 to 1024.
   uint64_t ring_slots = 0;
   uint64_t max_chunk_bytes = 0;  // 0: a quarter of the data area
-  // Inbox slots per (writer, stream) and their size: each member's segment
-  // holds world_size x 2 x InboxShape::region_bytes() of inboxes (11.5 KiB
-  // per peer with the defaults).
-  InboxShape inbox;
+  // Inbox slots per (writer, stream) and their size (0: AutoInboxSlotBytes):
+  // each member's segment holds world_size x 2 x InboxShape::region_bytes()
+  // of inboxes.
+  InboxShape inbox{16, 0};
   absl::Duration data_expiration = absl::Seconds(3600);
   std::function<absl::Time()> clock = [] { return absl::Now(); };
   // Hash every chunk and check it on arrival (DataLoss if it differs). Off

@@ -33,6 +33,17 @@ bool Descriptor::IsSealed() const {
   return slot_plus_one != 0 && descriptor_hash == ComputeHash();
 }
 
+uint64_t AutoInboxSlotBytes(int world_size, uint64_t segment_bytes, uint64_t slots) {
+  constexpr uint64_t kSmallest = 256, kLargest = 1024;
+  const InboxShape unit{slots, 1};
+  const uint64_t slots_per_member =
+      uint64_t(std::max(world_size, 1)) * kInboxStreams * unit.region_bytes();
+  if (slots_per_member == 0) return kSmallest;
+  const uint64_t fits =
+      segment_bytes / 8 / slots_per_member / SegmentLayout::kAlignment * SegmentLayout::kAlignment;
+  return std::clamp(fits, kSmallest, kLargest);
+}
+
 absl::StatusOr<SegmentLayout> SegmentLayout::Create(int world_size,
                                                     uint64_t ring_slots,
                                                     uint64_t segment_bytes,

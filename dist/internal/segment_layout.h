@@ -147,9 +147,10 @@ inline InboxStream InboxStreamOf(MessageKind kind) {
 // How many inbox slots each (writer, stream) pair has at a reader, and how
 // big each is. A record (a 48-byte header and its payload) covers one or
 // more consecutive slots, up to half the inbox, so that a message whose
-// framed payload fits max_record_bytes() - 48 is pushed (2000 bytes by
-// default). A record starting in one of the last slots runs on past them
-// into a tail of max_record_slots() - 1 slots: every record is contiguous.
+// framed payload fits max_record_bytes() - 48 is pushed (2000 bytes with
+// 16 slots of 256 bytes, 8 KiB - 48 with 1 KiB slots). A record starting
+// in one of the last slots runs on past them into a tail of
+// max_record_slots() - 1 slots: every record is contiguous.
 struct InboxShape {
   uint64_t slots = 16;
   uint64_t slot_bytes = 256;
@@ -163,6 +164,13 @@ struct InboxShape {
   // One (writer, stream) inbox: the slots and the tail past them.
   uint64_t region_bytes() const { return (slots + max_record_slots() - 1) * slot_bytes; }
 };
+
+// The slot size when none is given (inbox slot_bytes 0): the largest
+// multiple of 64 from 256 to 1024 bytes with which a member's inboxes take
+// at most an eighth of its segment. A segment has its size whatever its
+// parts, so larger slots cost data area, not memory: with 32 MiB, 1 KiB
+// slots (objects up to 8 KiB pushed) up to 89 ranks, 256 bytes from 356.
+uint64_t AutoInboxSlotBytes(int world_size, uint64_t segment_bytes, uint64_t slots);
 
 class SegmentLayout {
  public:

@@ -29,6 +29,10 @@ absl::StatusOr<SegmentLayout> AgreedLayout(MPI_Comm comm, ChannelOptions& option
     options.ring_slots = std::clamp<uint64_t>(
         options.segment_bytes / 4 / ((world_size + 1) * sizeof(Descriptor)), 16, 1024);
   }
+  if (options.inbox.slot_bytes == 0) {
+    options.inbox.slot_bytes =
+        AutoInboxSlotBytes(world_size, options.segment_bytes, options.inbox.slots);
+  }
   uint64_t mine[4] = {options.segment_bytes, options.ring_slots, options.inbox.slots,
                       options.inbox.slot_bytes};
   uint64_t low[4], high[4];

@@ -9,7 +9,7 @@
 //
 // Two paths, one order per stream:
 // - Push: a message whose framed payload fits a record of up to half an
-//   inbox (2000 bytes by default) is put by its sender, sealed, straight
+//   inbox (8 slots: 2000 to 8144 bytes) is put by its sender, sealed, straight
 //   into the reader's own inbox with one MPI_Put; the reader consumes it
 //   from its own memory and hands slots back as credit, a quarter of an
 //   inbox at a time.

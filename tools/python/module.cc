@@ -105,7 +105,7 @@ PYBIND11_MODULE(_core, module) {
           py::arg("name") = "", py::arg("data_expiration_seconds") = 3600,
           py::arg("timeout") = py::none(), py::arg("default_timeout") = 300.0,
           py::arg("window_bytes") = uint64_t{32} << 20, py::arg("inbox_slots") = 16,
-          py::arg("inbox_slot_bytes") = 256, py::arg("verify_payloads") = false,
+          py::arg("inbox_slot_bytes") = 0, py::arg("verify_payloads") = false,
           "A group of every rank of comm (None: MPI_COMM_WORLD; or an mpi4py.MPI.Comm), "
           "or of its listed ranks only (group rank i is comm rank ranks[i]); collective over "
           "those ranks. timeout: seconds to wait for all of them.")
@@ -125,7 +125,7 @@ PYBIND11_MODULE(_core, module) {
           py::arg("data_expiration_seconds") = 3600, py::kw_only(),
           py::arg("timeout") = py::none(), py::arg("name") = "",
           py::arg("default_timeout") = 300.0, py::arg("window_bytes") = uint64_t{32} << 20,
-          py::arg("inbox_slots") = 16, py::arg("inbox_slot_bytes") = 256,
+          py::arg("inbox_slots") = 16, py::arg("inbox_slot_bytes") = 0,
           py::arg("verify_payloads") = false,
           "The original's create(): one group of processes that may belong to separately "
           "launched MPI jobs. Group rank 0 listens on host:port; every process of this job "
