@@ -70,7 +70,9 @@ TEST(SegmentLayoutTest, RegionsDoNotOverlap) {
   EXPECT_LE(layout->barrier_round(SegmentLayout::kBarrierRounds - 1) + 8,
             layout->barrier_arrival(0));
   EXPECT_LE(layout->barrier_arrival(7) + 8, layout->put_probe());
-  EXPECT_LE(layout->accumulate_probe() + 8, layout->inbox_slot(0, InboxStream::kP2p, 0));
+  EXPECT_LE(layout->accumulate_probe() + 8, layout->credit_wanted(0, InboxStream::kP2p));
+  EXPECT_LE(layout->credit_wanted(7, InboxStream::kCollective) + 8,
+            layout->inbox_slot(0, InboxStream::kP2p, 0));
   EXPECT_LE(layout->inbox_slot(7, InboxStream::kCollective, 15) +
                 layout->inbox().slot_bytes,
             layout->p2p_descriptor(0, 0));

@@ -125,8 +125,8 @@ TEST_F(ChannelProtocolTest, BothPathsInterleavedArriveInOrderAndCreditsComeBack)
 
 TEST_F(ChannelProtocolTest, AWriterOutOfCreditWaitsForAReaderThatReads) {
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(Send(Small(i)).ok());  // the inbox is full
-  // While the writer waits, the reader reads one (behind its writer, it
-  // sends the credit on its way at once) and the credit lands.
+  // While the writer waits, the reader reads one (and, asked for credit,
+  // sends it on its way at once) and the credit lands.
   int idles = 0;
   ASSERT_TRUE(SendWhile(Small(4), [&](Backoff& backoff) {
                 window_.DeliverAll();

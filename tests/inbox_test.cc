@@ -286,6 +286,31 @@ TEST_F(InboxTest, NoticesLandAsWords) {
   EXPECT_EQ(*reader_.Notice(kWriter, kP2p), 3u);
 }
 
+TEST(InboxCreditTest, AWriterAsksForCreditAndTheReaderAnswersOnce) {
+  // Eight slots: a consumed record alone is below the batch of two.
+  const SegmentLayout layout = *SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{8, 128});
+  FakeWindow window(2, layout.segment_bytes());
+  FakeRma writer_rma(window, kWriter), reader_rma(window, kReader);
+  InboxWriter writer(writer_rma, layout);
+  InboxReader reader(reader_rma, layout);
+  for (uint64_t seq = 0; seq < 8; ++seq) {
+    ASSERT_TRUE(*writer.Push({kReader}, kP2p, MessageKind::kSend, seq, 0, 0, seq,
+                             [](char*) { return true; }));
+  }
+  window.DeliverAll();
+  RecordHeader header;
+  ASSERT_EQ(*reader.Peek(kWriter, kP2p, &header), SlotState::kArrived);
+  EXPECT_FALSE(*reader.Consume(kWriter, kP2p));
+  EXPECT_FALSE(*reader.AnswerCreditWanted(kWriter, kP2p)) << "nobody asked";
+  ASSERT_TRUE(writer.AskForCredit(kReader, kP2p).ok());
+  window.DeliverAll();
+  EXPECT_TRUE(*reader.AnswerCreditWanted(kWriter, kP2p));
+  EXPECT_FALSE(*reader.AnswerCreditWanted(kWriter, kP2p)) << "answered twice";
+  EXPECT_EQ(*reader.ReturnCredits(), 0) << "the answer returned the slot";
+  ASSERT_TRUE(reader_rma.CompleteAll().ok());
+  EXPECT_TRUE(Credit(writer));
+}
+
 TEST(InboxCreditTest, CreditsBelowTheBatchGoBackWhenAskedFor) {
   // Eight slots: credit goes back two at a time, or when asked for.
   const SegmentLayout layout = *SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{8, 128});

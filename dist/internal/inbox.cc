@@ -84,6 +84,17 @@ absl::StatusOr<bool> InboxWriter::Push(absl::Span<const int> dsts, InboxStream s
   return true;
 }
 
+absl::Status InboxWriter::AskForCredit(int dst, InboxStream stream) {
+  Out& o = out(dst, stream);
+  ++o.asks;
+  if (absl::Status status =
+          rma_.StoreWord(dst, layout_.credit_wanted(rma_.rank(), stream), o.asks);
+      !status.ok()) {
+    return status;
+  }
+  return rma_.ops_land_on_return() ? absl::OkStatus() : rma_.SendNow(dst);
+}
+
 absl::Status InboxWriter::Reclaim(absl::FunctionRef<void(const PushedRecord&)> released) {
   if (absl::Status status = rma_.LoadWords(layout_.credit(0, InboxStream::kP2p),
                                            static_cast<int>(credits_.size()), credits_.data());
@@ -159,13 +170,6 @@ bool InboxReader::StillSealedAs(int src, InboxStream stream, const RecordHeader&
   return seal == header.seal;
 }
 
-bool InboxReader::NextRecordStarted(int src, InboxStream stream) const {
-  uint64_t index_plus_one = 0;
-  std::memcpy(&index_plus_one, slot(src, stream) + offsetof(RecordHeader, index_plus_one),
-              sizeof(index_plus_one));
-  return index_plus_one == in(src, stream).next + 1;
-}
-
 absl::StatusOr<bool> InboxReader::Consume(int src, InboxStream stream) {
   In& i = in(src, stream);
   if (i.accepted == 0) {
@@ -175,10 +179,26 @@ absl::StatusOr<bool> InboxReader::Consume(int src, InboxStream stream) {
   i.next += i.accepted;
   i.accepted = 0;
   if (i.next - i.returned < credit_batch_) return false;
+  if (absl::Status status = ReturnCredit(src, stream, i); !status.ok()) return status;
+  return true;
+}
+
+absl::Status InboxReader::ReturnCredit(int src, InboxStream stream, In& i) {
   i.returned = i.next;
-  if (absl::Status status = rma_.StoreWord(src, layout_.credit(rma_.rank(), stream), i.next);
+  return rma_.StoreWord(src, layout_.credit(rma_.rank(), stream), i.next);
+}
+
+absl::StatusOr<bool> InboxReader::AnswerCreditWanted(int src, InboxStream stream) {
+  In& i = in(src, stream);
+  uint64_t wanted = 0;
+  if (absl::Status status = rma_.LoadWords(layout_.credit_wanted(src, stream), 1, &wanted);
       !status.ok()) {
     return status;
+  }
+  if (wanted <= i.answered) return false;
+  i.answered = wanted;
+  if (i.returned != i.next) {
+    if (absl::Status status = ReturnCredit(src, stream, i); !status.ok()) return status;
   }
   return true;
 }
@@ -190,11 +210,7 @@ absl::StatusOr<int> InboxReader::ReturnCredits() {
       const auto stream = static_cast<InboxStream>(s);
       In& i = in(src, stream);
       if (i.returned == i.next) continue;
-      i.returned = i.next;
-      if (absl::Status status = rma_.StoreWord(src, layout_.credit(rma_.rank(), stream), i.next);
-          !status.ok()) {
-        return status;
-      }
+      if (absl::Status status = ReturnCredit(src, stream, i); !status.ok()) return status;
       ++issued;
     }
   }

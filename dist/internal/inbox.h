@@ -53,6 +53,9 @@ class InboxWriter {
   // and waiting for it again is not worth it until it reads.
   bool stalled(int dst, InboxStream stream) const { return out(dst, stream).stalled; }
   void MarkStalled(int dst, InboxStream stream) { out(dst, stream).stalled = true; }
+  // Tells `dst` that this member waits for credit on `stream` (its
+  // credit_wanted word), on its way when this returns.
+  absl::Status AskForCredit(int dst, InboxStream stream);
   // Reads the credit `dst` has returned for `stream` and forgets the records
   // it covers, calling `released` for each that was still live.
   absl::Status Refresh(int dst, InboxStream stream,
@@ -83,6 +86,7 @@ class InboxWriter {
     uint64_t pushed = 0;    // slots
     uint64_t credited = 0;  // slots
     bool stalled = false;   // until credit comes back
+    uint64_t asks = 0;      // AskForCredit calls
     std::deque<PushedRecord> pending;
   };
   void Forget(Out& o, uint64_t credit, absl::FunctionRef<void(const PushedRecord&)> released);
@@ -120,11 +124,12 @@ class InboxReader {
   // Hands every consumed slot back now; returns how many word updates it
   // issued (the caller completes them).
   absl::StatusOr<int> ReturnCredits();
+  // Whether `src` has asked for credit on `stream` (AskForCredit) since
+  // this member last answered; if so, hands back every slot consumed from
+  // it (a word update, which the caller completes).
+  absl::StatusOr<bool> AnswerCreditWanted(int src, InboxStream stream);
 
   uint64_t next_index(int src, InboxStream stream) const { return in(src, stream).next; }
-  // Whether the writer has begun to put the next record (its header says
-  // so; whole or not): a hint that the writer runs ahead of this reader.
-  bool NextRecordStarted(int src, InboxStream stream) const;
   // The pull-path descriptors `src` has announced on `stream` (its ring
   // slots used), from this member's own memory.
   absl::StatusOr<uint64_t> Notice(int src, InboxStream stream);
@@ -134,7 +139,9 @@ class InboxReader {
     uint64_t next = 0;      // where the next record starts
     uint64_t returned = 0;  // consumed slots handed back as credit
     uint64_t accepted = 0;  // slots of the record Peek accepted, until consumed
+    uint64_t answered = 0;  // the credit_wanted value last answered
   };
+  absl::Status ReturnCredit(int src, InboxStream stream, In& i);
   In& in(int src, InboxStream stream) { return ins_[src * kInboxStreams + int(stream)]; }
   const In& in(int src, InboxStream stream) const {
     return ins_[src * kInboxStreams + int(stream)];

@@ -211,12 +211,14 @@ absl::Status Publisher::PublishPulled(const MessageKey& key, uint64_t size, Chun
 // A writer that runs ahead of a reader that is reading gets credit back
 // within microseconds, and a pushed message costs that reader far less than
 // a pulled one (a descriptor read and a data read, each a round trip over
-// osc/pt2pt): so the writer waits a little for credit. A reader that hands
-// none back in that time is busy elsewhere: until it does, messages to it
-// are pulled at once.
+// osc/pt2pt): so the writer asks for credit (the reader answers as soon as
+// it consumes a record) and waits a little. A reader that hands none back
+// in that time is busy elsewhere: until it does, messages to it are pulled
+// at once.
 absl::StatusOr<bool> Publisher::WaitForCredit(int dst, InboxStream inbox, uint64_t size,
                                               Deadline& deadline, IdleFn idle) {
   if (inbox_.stalled(dst, inbox)) return false;
+  if (absl::Status status = inbox_.AskForCredit(dst, inbox); !status.ok()) return status;
   const auto released = [this](const PushedRecord& record) { ReleasePushed(record); };
   Deadline wait = Deadline::After(kCreditWait);
   Backoff backoff(ctx_.oversubscribed);

@@ -109,10 +109,7 @@ class Receiver {
 
   absl::StatusOr<std::optional<Located>> TryLocate(MessageKind kind, int src);
   absl::Status FailedKindError(MessageKind kind, int src, MessageKind found) const;
-  // `waited`: whether the record arrived while this member waited for it
-  // (or was there at once).
-  absl::Status FetchPushed(MessageKind kind, int src, RecordHeader header, bool waited,
-                           std::string* message);
+  absl::Status FetchPushed(MessageKind kind, int src, RecordHeader header, std::string* message);
   // Takes the pulled message at `src`'s ring, chunk by chunk; *withdrawn
   // when it turned out withdrawn by its publisher (look again).
   absl::Status FetchPulled(MessageKind kind, int src, Deadline& deadline, std::string* message,

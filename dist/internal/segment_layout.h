@@ -22,6 +22,9 @@
 //                put_probe,         once, at opening: the left neighbour,
 //                accumulate_probe   MPI_Put / MPI_Accumulate(MPI_REPLACE)
 //                                   (op_landing.h)
+//                credit_wanted[w][s] slots writer w had pushed on stream s
+//                                   when it ran out of credit and began to
+//                                   wait: w, MPI_Accumulate(MPI_REPLACE)
 //   [ inboxes ]  inbox[w][s][slots records writer w pushed to M: w, one
 //                  + tail]          MPI_Put per record (+ flush_local)
 //   [ rings   ]  p2p[r][ring_slots] descriptors of M's pull stream to r:
@@ -54,8 +57,10 @@
 // sealed without the payload) and completes that put before anything may
 // reuse the slots; the reader gets NotFound with both times. A record is
 // checked before use (inbox_record.h): index, seal, payload bounds. A
-// writer out of credit waits briefly for a reader that is reading, then
-// pulls (Publisher::WaitForCredit).
+// writer out of credit stores its pushed count into the reader's
+// credit_wanted[] and waits briefly, then pulls (Publisher::WaitForCredit);
+// a reader that consumes a record and finds the word moved hands all its
+// consumed slots back at once, whatever the batch.
 //
 // Pull (larger messages, or no credit): the writer writes the chunks into
 // its data area and a sealed descriptor per chunk into its ring, then
@@ -222,6 +227,11 @@ class SegmentLayout {
   // by MPI_Accumulate.
   uint64_t put_probe() const { return barrier_arrival(world_size_); }
   uint64_t accumulate_probe() const { return put_probe() + 8; }
+  // In a reader's segment: how many slots `writer` had pushed on `stream`
+  // when it last ran out of credit and began to wait for some.
+  uint64_t credit_wanted(int writer, InboxStream stream) const {
+    return accumulate_probe() + 8 * (1 + 2 * uint64_t(writer) + uint64_t(stream));
+  }
   // In a reader's segment: the slot where record `index` of `writer`'s
   // stream starts (records are numbered by the first slot they cover).
   uint64_t inbox_slot(int writer, InboxStream stream, uint64_t index) const {
