@@ -286,54 +286,60 @@ TEST_F(InboxTest, NoticesLandAsWords) {
   EXPECT_EQ(*reader_.Notice(kWriter, kP2p), 3u);
 }
 
-TEST(InboxCreditTest, AWriterAsksForCreditAndTheReaderAnswersOnce) {
-  // Eight slots: a consumed record alone is below the batch of two.
-  const SegmentLayout layout = *SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{8, 128});
-  FakeWindow window(2, layout.segment_bytes());
-  FakeRma writer_rma(window, kWriter), reader_rma(window, kReader);
-  InboxWriter writer(writer_rma, layout);
-  InboxReader reader(reader_rma, layout);
-  for (uint64_t seq = 0; seq < 8; ++seq) {
-    ASSERT_TRUE(*writer.Push({kReader}, kP2p, MessageKind::kSend, seq, 0, 0, seq,
-                             [](char*) { return true; }));
+// Eight slots: credit goes back two slots at a time, or when asked for.
+class InboxCreditTest : public ::testing::Test {
+ protected:
+  InboxCreditTest()
+      : layout_(*SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{8, 128})),
+        window_(2, layout_.segment_bytes()),
+        writer_rma_(window_, kWriter),
+        reader_rma_(window_, kReader),
+        writer_(writer_rma_, layout_),
+        reader_(reader_rma_, layout_) {}
+
+  // Fills the inbox with eight empty records and consumes the first: one
+  // slot consumed, below the batch.
+  void FillAndConsumeOne() {
+    for (uint64_t seq = 0; seq < 8; ++seq) {
+      ASSERT_TRUE(Credit(writer_));
+      ASSERT_TRUE(*writer_.Push({kReader}, kP2p, MessageKind::kSend, seq, 0, 0, seq,
+                                [](char*) { return true; }));
+    }
+    EXPECT_FALSE(Credit(writer_));
+    reader_rma_.Poll();
+    RecordHeader header;
+    ASSERT_EQ(*reader_.Peek(kWriter, kP2p, &header), SlotState::kArrived);
+    EXPECT_FALSE(*reader_.Consume(kWriter, kP2p)) << "one of a batch of two";
+    ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+    EXPECT_FALSE(Credit(writer_));
   }
-  window.DeliverAll();
-  RecordHeader header;
-  ASSERT_EQ(*reader.Peek(kWriter, kP2p, &header), SlotState::kArrived);
-  EXPECT_FALSE(*reader.Consume(kWriter, kP2p));
-  EXPECT_FALSE(*reader.AnswerCreditWanted(kWriter, kP2p)) << "nobody asked";
-  ASSERT_TRUE(writer.AskForCredit(kReader, kP2p).ok());
-  window.DeliverAll();
-  EXPECT_TRUE(*reader.AnswerCreditWanted(kWriter, kP2p));
-  EXPECT_FALSE(*reader.AnswerCreditWanted(kWriter, kP2p)) << "answered twice";
-  EXPECT_EQ(*reader.ReturnCredits(), 0) << "the answer returned the slot";
-  ASSERT_TRUE(reader_rma.CompleteAll().ok());
-  EXPECT_TRUE(Credit(writer));
+
+  SegmentLayout layout_;
+  FakeWindow window_;
+  FakeRma writer_rma_;
+  FakeRma reader_rma_;
+  InboxWriter writer_;
+  InboxReader reader_;
+};
+
+TEST_F(InboxCreditTest, CreditsBelowTheBatchGoBackWhenAskedFor) {
+  FillAndConsumeOne();
+  EXPECT_EQ(*reader_.ReturnCredits(), 1);
+  EXPECT_EQ(*reader_.ReturnCredits(), 0) << "nothing more to return";
+  ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  EXPECT_TRUE(Credit(writer_));
 }
 
-TEST(InboxCreditTest, CreditsBelowTheBatchGoBackWhenAskedFor) {
-  // Eight slots: credit goes back two at a time, or when asked for.
-  const SegmentLayout layout = *SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{8, 128});
-  FakeWindow window(2, layout.segment_bytes());
-  FakeRma writer_rma(window, kWriter), reader_rma(window, kReader);
-  InboxWriter writer(writer_rma, layout);
-  InboxReader reader(reader_rma, layout);
-  for (uint64_t seq = 0; seq < 8; ++seq) {
-    ASSERT_TRUE(Credit(writer));
-    ASSERT_TRUE(*writer.Push({kReader}, kP2p, MessageKind::kSend, seq, 0, 0, seq,
-                             [](char*) { return true; }));
-  }
-  EXPECT_FALSE(Credit(writer));
-  reader_rma.Poll();
-  RecordHeader header;
-  ASSERT_EQ(*reader.Peek(kWriter, kP2p, &header), SlotState::kArrived);
-  EXPECT_FALSE(*reader.Consume(kWriter, kP2p)) << "one of a batch of two";
-  ASSERT_TRUE(reader_rma.CompleteAll().ok());
-  EXPECT_FALSE(Credit(writer));
-  EXPECT_EQ(*reader.ReturnCredits(), 1);
-  EXPECT_EQ(*reader.ReturnCredits(), 0) << "nothing more to return";
-  ASSERT_TRUE(reader_rma.CompleteAll().ok());
-  EXPECT_TRUE(Credit(writer));
+TEST_F(InboxCreditTest, AWriterAsksForCreditAndTheReaderAnswersOnce) {
+  FillAndConsumeOne();
+  EXPECT_FALSE(*reader_.AnswerCreditWanted(kWriter, kP2p)) << "nobody asked";
+  ASSERT_TRUE(writer_.AskForCredit(kReader, kP2p).ok());
+  window_.DeliverAll();
+  EXPECT_TRUE(*reader_.AnswerCreditWanted(kWriter, kP2p));
+  EXPECT_FALSE(*reader_.AnswerCreditWanted(kWriter, kP2p)) << "answered twice";
+  EXPECT_EQ(*reader_.ReturnCredits(), 0) << "the answer returned the slot";
+  ASSERT_TRUE(reader_rma_.CompleteAll().ok());
+  EXPECT_TRUE(Credit(writer_));
 }
 
 }  // namespace
