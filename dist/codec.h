@@ -146,6 +146,10 @@ class Reader {
   }
 
   size_t remaining() const { return bytes_.size() + source_left_; }
+  // The bytes already in memory, not read yet (a prefix of what remains),
+  // for decoders that read a byte at a time; Skip moves past some of them.
+  absl::string_view buffered() const { return bytes_; }
+  void Skip(size_t size) { bytes_.remove_prefix(size < bytes_.size() ? size : bytes_.size()); }
   absl::string_view type_tag() const { return type_tag_; }
 
  private:

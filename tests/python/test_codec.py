@@ -133,3 +133,13 @@ def test_repeated_short_strs_decode_to_equal_values():
     got = _core._decode(_core._encode(sent))
     assert got == sent
     assert all(type(k) is str for d in got for k in d)
+
+
+@pytest.mark.parametrize("size", [65000, 65514, 65515, 65536, 70000])
+def test_objects_around_the_write_at_once_limit_round_trip(size):
+    """Up to 64 KiB encoded, an object is written while it is walked; past
+    that (found part-way), it is walked again and encoded later."""
+    blob = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+    many = ["k%05d" % i for i in range(size // 8)]
+    for obj in (blob, [blob[: size // 2], blob[size // 2:]], many, {"t": torch.ones(3), "b": blob}):
+        assert equal(_core._decode(_core._encode(obj)), obj)

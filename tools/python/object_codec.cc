@@ -73,7 +73,12 @@ class ObjectBuilder {
       return Corrupt(in_, absl::StrCat("nested deeper than ", kMaxObjectNesting, " levels"));
     }
     uint8_t tag_byte = 0;
-    if (absl::Status status = in_.GetBytes(&tag_byte, 1); !status.ok()) return status;
+    if (!in_.buffered().empty()) {
+      tag_byte = static_cast<uint8_t>(in_.buffered().front());
+      in_.Skip(1);
+    } else if (absl::Status status = in_.GetBytes(&tag_byte, 1); !status.ok()) {
+      return status;
+    }
     switch (static_cast<ValueTag>(tag_byte)) {
       case ValueTag::kNone:
         Py_INCREF(Py_None);
@@ -122,6 +127,13 @@ class ObjectBuilder {
   }
 
   absl::Status GetVarint(uint64_t& value) {
+    // Most varints are one or two bytes, already in memory.
+    const absl::string_view buffered = in_.buffered();
+    if (!buffered.empty() && (buffered[0] & 0x80) == 0) {
+      value = static_cast<uint8_t>(buffered[0]);
+      in_.Skip(1);
+      return absl::OkStatus();
+    }
     value = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       uint8_t byte = 0;
@@ -306,13 +318,20 @@ using python::ValueTag;
 
 void Codec<python::PyMessage>::Encode(const python::PyMessage& message, Writer& out) {
   const python::ObjectSnapshot& snapshot = *message.outgoing;
+  if (!snapshot.written().empty()) {
+    out.PutBytes(snapshot.written().data(), snapshot.written().size());
+    return;
+  }
   // A value's tag and varint go out in one write.
   unsigned char head[1 + python::kMaxVarintBytes];
+  const auto put_head = [&head, &out](const SnapshotNode& node, uint64_t varint) {
+    out.PutBytes(head, python::PutTagAndVarint(static_cast<unsigned char>(node.tag), varint, head));
+  };
   for (const SnapshotNode& node : snapshot.nodes()) {
     head[0] = static_cast<unsigned char>(node.tag);
     switch (node.tag) {
       case ValueTag::kInt:
-        out.PutBytes(head, 1 + python::PutVarint(python::ZigZag(node.integer), head + 1));
+        put_head(node, python::ZigZag(node.integer));
         break;
       case ValueTag::kFloat:
         out.PutBytes(head, 1);
@@ -320,13 +339,13 @@ void Codec<python::PyMessage>::Encode(const python::PyMessage& message, Writer& 
         break;
       case ValueTag::kStr:
       case ValueTag::kBytes:
-        out.PutBytes(head, 1 + python::PutVarint(node.bytes.size(), head + 1));
+        put_head(node, node.bytes.size());
         out.PutBytes(node.bytes.data(), node.bytes.size());
         break;
       case ValueTag::kList:
       case ValueTag::kTuple:
       case ValueTag::kDict:
-        out.PutBytes(head, 1 + python::PutVarint(node.count, head + 1));
+        put_head(node, node.count);
         break;
       case ValueTag::kTensor:
         out.PutBytes(head, 1);

@@ -3,6 +3,8 @@
 #include <pybind11/pybind11.h>
 #include <torch/csrc/autograd/python_variable.h>
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "absl/algorithm/container.h"
@@ -49,7 +51,17 @@ std::string KeyInPath(PyObject* key) {
 
 class ObjectSnapshot::Walker {
  public:
-  explicit Walker(ObjectSnapshot& snapshot) : snapshot_(snapshot) {}
+  // Thrown, when writing at once, by an object that must be kept as nodes.
+  struct WriteLater {};
+
+  Walker(ObjectSnapshot& snapshot, bool write_at_once)
+      : snapshot_(snapshot), write_at_once_(write_at_once) {}
+
+  // After Visit, writing at once: cuts written() to what was written.
+  void Finish() {
+    if (length_ > kWrittenAtOnceBytes) throw WriteLater{};
+    snapshot_.written_.resize(length_);
+  }
 
   void Visit(PyObject* object) {
     if (static_cast<int>(path_.size()) > kMaxObjectNesting) {
@@ -74,12 +86,21 @@ class ObjectSnapshot::Walker {
         PyErr_SetString(PyExc_OverflowError, message.c_str());
         throw py::error_already_set();
       }
+      if (write_at_once_) {
+        WriteHead(ValueTag::kInt, ZigZag(value));
+        return;
+      }
       node.tag = ValueTag::kInt;
       node.integer = value;
       Push(node, VarintBytes(ZigZag(value)));
     } else if (PyFloat_CheckExact(object)) {
       node.tag = ValueTag::kFloat;
       node.real = PyFloat_AS_DOUBLE(object);
+      if (write_at_once_) {
+        Write(&node.tag, 1);
+        Write(&node.real, sizeof(node.real));
+        return;
+      }
       Push(node, sizeof(double));
     } else if (PyUnicode_CheckExact(object)) {
       Py_ssize_t size = 0;
@@ -91,13 +112,11 @@ class ObjectSnapshot::Walker {
       }
       node.tag = ValueTag::kStr;
       node.bytes = absl::string_view(utf8, size);
-      Keep(object);
-      Push(node, VarintBytes(size) + size);
+      PushBytes(node, object);
     } else if (PyBytes_CheckExact(object)) {
       node.tag = ValueTag::kBytes;
       node.bytes = absl::string_view(PyBytes_AS_STRING(object), PyBytes_GET_SIZE(object));
-      Keep(object);
-      Push(node, VarintBytes(node.bytes.size()) + node.bytes.size());
+      PushBytes(node, object);
     } else if (PyList_CheckExact(object) || PyTuple_CheckExact(object)) {
       const bool is_list = PyList_CheckExact(object);
       // Tuples are values (Python shares equal constants between them):
@@ -106,7 +125,7 @@ class ObjectSnapshot::Walker {
       const Py_ssize_t size = is_list ? PyList_GET_SIZE(object) : PyTuple_GET_SIZE(object);
       node.tag = is_list ? ValueTag::kList : ValueTag::kTuple;
       node.count = size;
-      Push(node, VarintBytes(node.count));
+      PushCount(node);
       path_.push_back({object});
       for (Py_ssize_t i = 0; i < size; ++i) {
         // A list may change under a callback only with the GIL, which we hold.
@@ -118,7 +137,7 @@ class ObjectSnapshot::Walker {
       Remember(object);
       node.tag = ValueTag::kDict;
       node.count = PyDict_GET_SIZE(object);
-      Push(node, VarintBytes(node.count));
+      PushCount(node);
       path_.push_back({object});
       Py_ssize_t position = 0;
       PyObject* key = nullptr;
@@ -151,6 +170,7 @@ class ObjectSnapshot::Walker {
             absl::StrCat("cannot send ", Path(), ": a quantized torch.Tensor (",
                          std::string(tensor.dtype().name()), ")"));
       }
+      if (write_at_once_) throw WriteLater{};
       Remember(object);  // a tensor reached twice would arrive as two tensors
       at::Tensor contiguous = tensor.detach().contiguous();
       node.tag = ValueTag::kTensor;
@@ -192,12 +212,54 @@ class ObjectSnapshot::Walker {
   void Add(ValueTag tag, uint64_t body_bytes) {
     SnapshotNode node;
     node.tag = tag;
-    Push(node, body_bytes);
+    if (write_at_once_) {
+      Write(&node.tag, 1);
+    } else {
+      Push(node, body_bytes);
+    }
   }
   void Push(const SnapshotNode& node, uint64_t body_bytes) {
     snapshot_.nodes_.push_back(node);
     snapshot_.encoded_size_ += 1 + body_bytes;
   }
+  // A str or bytes: written, or viewed (and `object` kept alive for it).
+  void PushBytes(const SnapshotNode& node, PyObject* object) {
+    if (write_at_once_) {
+      WriteHead(node.tag, node.bytes.size());
+      Write(node.bytes.data(), node.bytes.size());
+      return;
+    }
+    Keep(object);
+    Push(node, VarintBytes(node.bytes.size()) + node.bytes.size());
+  }
+  void PushCount(const SnapshotNode& node) {
+    if (write_at_once_) {
+      WriteHead(node.tag, node.count);
+    } else {
+      Push(node, VarintBytes(node.count));
+    }
+  }
+  // Writing at once: `written_` grows by doubling and is cut to `length_`
+  // at the end (Finish), so that each value is a copy of a few bytes, not
+  // a call into std::string.
+  void WriteHead(ValueTag tag, uint64_t varint) {
+    char* at = Room(1 + kMaxVarintBytes);
+    length_ += PutTagAndVarint(static_cast<unsigned char>(tag), varint,
+                               reinterpret_cast<unsigned char*>(at));
+  }
+  void Write(const void* data, size_t size) {
+    std::memcpy(Room(size), data, size);
+    length_ += size;
+  }
+  char* Room(size_t size) {
+    std::string& out = snapshot_.written_;
+    if (length_ + size > out.size()) {
+      if (length_ + size > kWrittenAtOnceBytes + 1 + kMaxVarintBytes) throw WriteLater{};
+      out.resize(std::max(2 * out.size(), length_ + size));
+    }
+    return out.data() + length_;
+  }
+
   void Keep(PyObject* object) {
     Py_INCREF(object);
     snapshot_.kept_.push_back(object);
@@ -236,6 +298,8 @@ class ObjectSnapshot::Walker {
   static constexpr size_t kLinearSeen = 16;
 
   ObjectSnapshot& snapshot_;
+  const bool write_at_once_;
+  size_t length_ = 0;  // of written_, when writing at once
   uint64_t values_ = 0;
   std::vector<Step> path_;
   absl::InlinedVector<PyObject*, kLinearSeen> first_seen_;
@@ -244,10 +308,19 @@ class ObjectSnapshot::Walker {
 
 std::shared_ptr<const ObjectSnapshot> ObjectSnapshot::Take(PyObject* object) {
   std::shared_ptr<ObjectSnapshot> snapshot(new ObjectSnapshot());
-  // Most objects sent are a few dozen values: one allocation each.
+  try {
+    snapshot->written_.resize(256);
+    Walker walker(*snapshot, /*write_at_once=*/true);
+    walker.Visit(object);
+    walker.Finish();
+    return snapshot;
+  } catch (const Walker::WriteLater&) {
+    // Large, or with a tensor: walked again, as nodes.
+  }
+  snapshot.reset(new ObjectSnapshot());
   snapshot->nodes_.reserve(64);
   snapshot->kept_.reserve(32);
-  Walker(*snapshot).Visit(object);
+  Walker(*snapshot, /*write_at_once=*/false).Visit(object);
   return snapshot;
 }
 

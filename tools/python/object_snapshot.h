@@ -13,7 +13,10 @@
 // dist/internal/plain_unpickler.h). Tuples, str and bytes are values: one
 // reached twice (Python shares equal constants) is sent twice.
 //
-// The snapshot keeps a reference to every str and bytes it points into and
+// An object of up to kWrittenAtOnceBytes encoded, with no tensor, is
+// encoded while it is walked (written()): one pass, no references kept.
+// A larger one is kept as nodes, encoded later without the GIL: the
+// snapshot keeps a reference to every str and bytes it points into and
 // drops them (taking the GIL) when it is destroyed; tensors are held as
 // at::Tensor, made contiguous.
 #ifndef FASTVIDEO_DIST_TOOLS_PYTHON_OBJECT_SNAPSHOT_H_
@@ -25,6 +28,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -33,6 +37,7 @@ namespace fastvideo::python {
 
 inline constexpr int kMaxObjectNesting = 128;
 inline constexpr uint64_t kMaxObjectValues = uint64_t{1} << 24;
+inline constexpr uint64_t kWrittenAtOnceBytes = uint64_t{64} << 10;
 
 // The wire's value tags (see object_codec.h).
 enum class ValueTag : uint8_t {
@@ -69,15 +74,18 @@ class ObjectSnapshot {
   ObjectSnapshot& operator=(const ObjectSnapshot&) = delete;
   ~ObjectSnapshot();  // takes the GIL to drop its references
 
+  // The body, encoded already (see above), or empty: then nodes() say it.
+  const std::string& written() const { return written_; }
   const std::vector<SnapshotNode>& nodes() const { return nodes_; }
   const std::vector<at::Tensor>& tensors() const { return tensors_; }
   // The bytes object_codec writes for it, exactly.
-  uint64_t encoded_size() const { return encoded_size_; }
+  uint64_t encoded_size() const { return written_.empty() ? encoded_size_ : written_.size(); }
 
  private:
   class Walker;
   ObjectSnapshot() = default;
 
+  std::string written_;
   std::vector<SnapshotNode> nodes_;
   std::vector<at::Tensor> tensors_;
   std::vector<PyObject*> kept_;  // strong references: the str/bytes viewed

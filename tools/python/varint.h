@@ -40,6 +40,13 @@ inline size_t PutVarint(uint64_t value, unsigned char* out) {
   return used;
 }
 
+// A value's tag byte and a varint after it (object_codec.h), at `out`
+// (room for 1 + kMaxVarintBytes); returns the bytes used.
+inline size_t PutTagAndVarint(unsigned char tag, uint64_t value, unsigned char* out) {
+  out[0] = tag;
+  return 1 + PutVarint(value, out + 1);
+}
+
 }  // namespace fastvideo::python
 
 #endif  // FASTVIDEO_DIST_TOOLS_PYTHON_VARINT_H_
