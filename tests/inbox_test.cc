@@ -31,17 +31,30 @@ bool Credit(InboxWriter& writer, uint64_t bytes = 0) {
   return writer.HasCredit(kReader, kP2p, bytes);
 }
 
-// Two members with inboxes of 4 slots of 128 bytes: a record covers up to
-// 2 of them (208 bytes of payload; one slot holds 80).
-class InboxTest : public ::testing::Test {
+// A writer and a reader with inboxes of `slots` slots of 128 bytes.
+class InboxPair : public ::testing::Test {
  protected:
-  InboxTest()
-      : layout_(*SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{4, 128})),
+  explicit InboxPair(uint64_t slots)
+      : layout_(*SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{slots, 128})),
         window_(2, layout_.segment_bytes()),
         writer_rma_(window_, kWriter),
         reader_rma_(window_, kReader),
         writer_(writer_rma_, layout_),
         reader_(reader_rma_, layout_) {}
+
+  SegmentLayout layout_;
+  FakeWindow window_;
+  FakeRma writer_rma_;
+  FakeRma reader_rma_;
+  InboxWriter writer_;
+  InboxReader reader_;
+};
+
+// Four slots: a record covers up to 2 of them (208 bytes of payload; one
+// slot holds 80).
+class InboxTest : public InboxPair {
+ protected:
+  InboxTest() : InboxPair(4) {}
 
   // Pushes message `seq` with `payload` (entry id = seq); false without credit.
   bool Push(uint64_t seq, const std::string& payload, uint64_t publish_ns = 1000) {
@@ -65,13 +78,6 @@ class InboxTest : public ::testing::Test {
     return std::string(reinterpret_cast<const char*>(reader_.payload(kWriter, kP2p)),
                        header.payload_bytes);
   }
-
-  SegmentLayout layout_;
-  FakeWindow window_;
-  FakeRma writer_rma_;
-  FakeRma reader_rma_;
-  InboxWriter writer_;
-  InboxReader reader_;
 };
 
 TEST_F(InboxTest, ARecordIsSeenOnlyOnceItHasLanded) {
@@ -287,15 +293,9 @@ TEST_F(InboxTest, NoticesLandAsWords) {
 }
 
 // Eight slots: credit goes back two slots at a time, or when asked for.
-class InboxCreditTest : public ::testing::Test {
+class InboxCreditTest : public InboxPair {
  protected:
-  InboxCreditTest()
-      : layout_(*SegmentLayout::Create(2, 4, 1 << 16, 4096, InboxShape{8, 128})),
-        window_(2, layout_.segment_bytes()),
-        writer_rma_(window_, kWriter),
-        reader_rma_(window_, kReader),
-        writer_(writer_rma_, layout_),
-        reader_(reader_rma_, layout_) {}
+  InboxCreditTest() : InboxPair(8) {}
 
   // Fills the inbox with eight empty records and consumes the first: one
   // slot consumed, below the batch.
@@ -313,13 +313,6 @@ class InboxCreditTest : public ::testing::Test {
     ASSERT_TRUE(reader_rma_.CompleteAll().ok());
     EXPECT_FALSE(Credit(writer_));
   }
-
-  SegmentLayout layout_;
-  FakeWindow window_;
-  FakeRma writer_rma_;
-  FakeRma reader_rma_;
-  InboxWriter writer_;
-  InboxReader reader_;
 };
 
 TEST_F(InboxCreditTest, CreditsBelowTheBatchGoBackWhenAskedFor) {
