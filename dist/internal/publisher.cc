@@ -120,11 +120,10 @@ absl::StatusOr<bool> Publisher::TryPush(const MessageKey& key, uint64_t size, Ch
   // A message goes one way to all its readers: pushed only if each has room.
   // Credit is read from memory when it seems short, and at least every half
   // inbox, so that consumed records are forgotten as the writer goes.
-  const auto released = [this](const PushedRecord& record) { ReleasePushed(record); };
   for (int r : readers_) {
     if (!inbox_.HasCredit(r, inbox, size) ||
         inbox_.unacknowledged(r, inbox) >= ctx_.layout.inbox().slots / 2) {
-      if (absl::Status status = inbox_.Refresh(r, inbox, released); !status.ok()) return status;
+      if (absl::Status status = RefreshCredit(r, inbox); !status.ok()) return status;
     }
     if (!inbox_.HasCredit(r, inbox, size)) {
       absl::StatusOr<bool> credited = WaitForCredit(r, inbox, size, deadline, idle);
@@ -219,12 +218,11 @@ absl::StatusOr<bool> Publisher::WaitForCredit(int dst, InboxStream inbox, uint64
                                               Deadline& deadline, IdleFn idle) {
   if (inbox_.stalled(dst, inbox)) return false;
   if (absl::Status status = inbox_.AskForCredit(dst, inbox); !status.ok()) return status;
-  const auto released = [this](const PushedRecord& record) { ReleasePushed(record); };
   Deadline wait = Deadline::After(kCreditWait);
   Backoff backoff(ctx_.oversubscribed);
   while (true) {
     if (absl::Status status = idle(backoff); !status.ok()) return status;
-    if (absl::Status status = inbox_.Refresh(dst, inbox, released); !status.ok()) return status;
+    if (absl::Status status = RefreshCredit(dst, inbox); !status.ok()) return status;
     if (inbox_.HasCredit(dst, inbox, size)) return true;
     if (backoff.ShouldCheckClock() && (wait.Passed() || deadline.Passed())) {
       inbox_.MarkStalled(dst, inbox);
@@ -368,11 +366,7 @@ absl::Status Publisher::Reclaim() {
       !status.ok()) {
     return status;
   }
-  if (absl::Status status =
-          inbox_.Reclaim([this](const PushedRecord& record) { ReleasePushed(record); });
-      !status.ok()) {
-    return status;
-  }
+  if (absl::Status status = ReclaimCredit(); !status.ok()) return status;
   auto release_up_to = [this](OutStream& stream, uint64_t acked) {
     while (!stream.pending.empty() && stream.pending.front().slot < acked) {
       ReleaseChunk(stream.pending.front(), /*by_expiration=*/false);

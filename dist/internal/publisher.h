@@ -105,6 +105,15 @@ class Publisher {
   // `size`, unless it is stalled; false, marking it stalled, if none came.
   absl::StatusOr<bool> WaitForCredit(int dst, InboxStream inbox, uint64_t size,
                                      Deadline& deadline, IdleFn idle);
+  // Reads the credit `dst` handed back for `inbox` (InboxWriter::Refresh):
+  // the records it covers were consumed.
+  absl::Status RefreshCredit(int dst, InboxStream inbox) {
+    return inbox_.Refresh(dst, inbox, [this](const PushedRecord& r) { ReleasePushed(r); });
+  }
+  // The same for every reader and stream (InboxWriter::Reclaim).
+  absl::Status ReclaimCredit() {
+    return inbox_.Reclaim([this](const PushedRecord& r) { ReleasePushed(r); });
+  }
   // A pushed record its reader consumed: its bytes are no longer held.
   void ReleasePushed(const PushedRecord& record) {
     ledger_.Release(record.entry_id, record.bytes, /*by_expiration=*/false);
