@@ -4,8 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/clock.h"
+
 namespace fastvideo::dist {
 namespace {
+
+// Pauses `backoff` until its spinning is over; returns the pauses it took.
+int SpinOut(Backoff& backoff) {
+  while (true) {
+    backoff.Pause();
+    if (backoff.JustStoppedSpinning()) return backoff.rounds();
+  }
+}
 
 TEST(BackoffTest, SpinningReadsTheClockEverySixteenthRoundThenAlways) {
   Backoff backoff(/*oversubscribed=*/false);
@@ -14,26 +24,35 @@ TEST(BackoffTest, SpinningReadsTheClockEverySixteenthRoundThenAlways) {
   for (int round = 0; round < 64; ++round) {
     checks += backoff.ShouldCheckClock();
     backoff.Pause();
+    if (backoff.JustStoppedSpinning()) GTEST_SKIP() << "this thread was descheduled 100 us";
   }
   EXPECT_EQ(checks, 4);  // rounds 0, 16, 32, 48
+  SpinOut(backoff);
   for (int round = 0; round < 10; ++round) {
-    EXPECT_TRUE(backoff.ShouldCheckClock()) << "past spinning, round " << 64 + round;
+    EXPECT_TRUE(backoff.ShouldCheckClock()) << "past spinning, round " << round;
     backoff.Pause();
   }
 }
 
-TEST(BackoffTest, ItStopsSpinningOnceAndSoonerWhenOversubscribed) {
-  Backoff alone(/*oversubscribed=*/false), crowded(/*oversubscribed=*/true);
-  int alone_stops = 0, crowded_stops = 0, alone_at = -1, crowded_at = -1;
-  for (int round = 0; round < 200; ++round) {
-    if (alone.JustStoppedSpinning()) alone_stops++, alone_at = round;
-    if (crowded.JustStoppedSpinning()) crowded_stops++, crowded_at = round;
-    alone.Pause();
-    crowded.Pause();
+TEST(BackoffTest, ARankWithACoreSpinsForItsTimeThenStopsOnce) {
+  const absl::Time start = absl::Now();
+  Backoff backoff(/*oversubscribed=*/false);
+  const int rounds = SpinOut(backoff);
+  EXPECT_GE(absl::Now() - start, Backoff::kSpinTime);
+  EXPECT_EQ(rounds % 16, 0) << "it stops where it reads the clock";
+  for (int round = 0; round < 100; ++round) {
+    backoff.Pause();
+    EXPECT_FALSE(backoff.JustStoppedSpinning()) << "again, " << round << " rounds later";
   }
-  EXPECT_EQ(alone_stops, 1);
-  EXPECT_EQ(crowded_stops, 1);
-  EXPECT_LT(crowded_at, alone_at);
+}
+
+TEST(BackoffTest, AnOversubscribedRankSpinsSixteenRounds) {
+  Backoff backoff(/*oversubscribed=*/true);
+  EXPECT_EQ(SpinOut(backoff), 16);
+  for (int round = 0; round < 100; ++round) {
+    backoff.Pause();
+    EXPECT_FALSE(backoff.JustStoppedSpinning()) << "again, " << round << " rounds later";
+  }
 }
 
 }  // namespace

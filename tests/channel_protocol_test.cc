@@ -46,8 +46,8 @@ class ChannelProtocolTest : public ::testing::Test {
  protected:
   // Inboxes of 4 slots of 128 bytes (80 of payload); 64 KiB segments, so
   // that chunks are at most 8 KiB (a quarter of the data area, rounded).
-  ChannelProtocolTest()
-      : layout_(*SegmentLayout::Create(2, 8, 64 << 10, 4096, InboxShape{4, 128})),
+  explicit ChannelProtocolTest(InboxShape inbox = InboxShape{4, 128})
+      : layout_(*SegmentLayout::Create(2, 8, 64 << 10, 4096, inbox)),
         window_(2, layout_.segment_bytes()) {
     options_.segment_bytes = layout_.segment_bytes();
     options_.max_chunk_bytes = 4096;
@@ -167,6 +167,39 @@ TEST_F(ChannelProtocolTest, AReaderThatHandsNoCreditBackIsNotWaitedForUntilItDoe
   ASSERT_TRUE(Send(Small(6)).ok());
   EXPECT_EQ(writer_->stats.objects_sent_pushed, 5u);
   EXPECT_EQ(*Receive(), Small(6));
+}
+
+// Inboxes of 8 slots: a reader hands credit back 2 slots at a time.
+class WideInboxTest : public ChannelProtocolTest {
+ protected:
+  WideInboxTest() : ChannelProtocolTest(InboxShape{8, 128}) {}
+};
+
+TEST_F(WideInboxTest, AReaderWaitingForSomethingElseAnswersACreditAsk) {
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(Send(Small(i)).ok());  // the inbox is full
+  EXPECT_EQ(*Receive(), Small(0));  // one slot consumed, less than a batch: kept
+  // While the writer waits for credit, the reader waits for a broadcast
+  // that never comes, for less than its spinning time (which, if it ran
+  // out, would hand every slot back anyway); spinning, it answers the
+  // writer's ask.
+  int idles = 0;
+  ASSERT_TRUE(SendWhile(Small(8), [&](Backoff& backoff) {
+                if (idles++ == 0) {
+                  std::string none;
+                  absl::Status waited = reader_->receiver.Fetch(
+                      MessageKind::kBroadcast, kWriter, Deadline::After(absl::Microseconds(30)),
+                      &none, nullptr, nullptr);
+                  EXPECT_TRUE(absl::IsDeadlineExceeded(waited)) << waited;
+                }
+                window_.DeliverAll();
+                backoff.Pause();
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(idles, 1) << "the credit was not there after the reader's wait";
+  EXPECT_EQ(writer_->stats.objects_sent_pushed, 9u);
+  EXPECT_EQ(writer_->stats.objects_sent_pulled_for_credit, 0u);
+  window_.DeliverAll();
+  for (int i = 1; i < 9; ++i) EXPECT_EQ(*Receive(), Small(i));
 }
 
 TEST_F(ChannelProtocolTest, ALaterMessageLandingFirstWaitsForTheEarlierOne) {

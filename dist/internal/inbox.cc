@@ -203,6 +203,21 @@ absl::StatusOr<bool> InboxReader::AnswerCreditWanted(int src, InboxStream stream
   return true;
 }
 
+absl::StatusOr<int> InboxReader::AnswerCreditAsks() {
+  int issued = 0;
+  for (int src = 0; src < layout_.world_size(); ++src) {
+    for (int s = 0; s < kInboxStreams; ++s) {
+      const auto stream = static_cast<InboxStream>(s);
+      const In& i = in(src, stream);
+      if (i.returned == i.next) continue;
+      absl::StatusOr<bool> answered = AnswerCreditWanted(src, stream);
+      if (!answered.ok()) return answered.status();
+      issued += *answered;
+    }
+  }
+  return issued;
+}
+
 absl::StatusOr<int> InboxReader::ReturnCredits() {
   int issued = 0;
   for (int src = 0; src < layout_.world_size(); ++src) {

@@ -128,6 +128,9 @@ class InboxReader {
   // this member last answered; if so, hands back every slot consumed from
   // it (a word update, which the caller completes).
   absl::StatusOr<bool> AnswerCreditWanted(int src, InboxStream stream);
+  // AnswerCreditWanted for every writer and stream with consumed slots not
+  // handed back yet; returns how many word updates it issued.
+  absl::StatusOr<int> AnswerCreditAsks();
 
   uint64_t next_index(int src, InboxStream stream) const { return in(src, stream).next; }
   // The pull-path descriptors `src` has announced on `stream` (its ring

@@ -538,10 +538,20 @@ absl::Status Receiver::Idle(Backoff& backoff) {
   }
   // A wait that outlasts its spinning hands consumed inbox slots back: the
   // reply it waits for may need them. (Not at once: a ping-pong would pay
-  // a word update and a flush per message.)
-  absl::Status status = backoff.JustStoppedSpinning() ? ReturnAllCredits(Completion::kOnItsWay)
-                                                      : CompleteAcks(Completion::kOnItsWay);
-  if (!status.ok()) return status;
+  // a word update and a flush per message.) While spinning, a writer that
+  // asked for credit (Publisher::WaitForCredit waits 50 us) gets it.
+  if (backoff.JustStoppedSpinning()) {
+    if (absl::Status status = ReturnAllCredits(Completion::kOnItsWay); !status.ok()) {
+      return status;
+    }
+  } else {
+    if (backoff.ShouldCheckClock()) {
+      absl::StatusOr<int> issued = inbox_.AnswerCreditAsks();
+      if (!issued.ok()) return issued.status();
+      deferred_acks_ += *issued;
+    }
+    if (absl::Status status = CompleteAcks(Completion::kOnItsWay); !status.ok()) return status;
+  }
   // MPI_Win_sync runs the progress engine: osc/pt2pt lands peers' puts only
   // then, and on an oversubscribed node it is the call that yields the core
   // at the right moment. Every round: polling every 16th round made 2-rank
