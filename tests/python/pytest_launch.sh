@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs pytest on every rank of an mpirun job, with the package from
 # //tools/python:fastvideo_dist, under Debian's /usr/bin/python3.
-#   usage: pytest_launch.sh --np N --transport shm|tcp TEST_FILE... [-- PYTEST_ARGS]
+#   usage: pytest_launch.sh shm|tcp NP TEST_FILE... [-- PYTEST_ARGS]
 set -euo pipefail
-np=$2 transport=$4
-shift 4
+transport=$1 np=$2
+shift 2
 export PYTHONPATH="$PWD/tools/python${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 exec tools/mpilaunch.sh --np "$np" --transport "$transport" \
