@@ -203,33 +203,34 @@ absl::StatusOr<bool> InboxReader::AnswerCreditWanted(int src, InboxStream stream
   return true;
 }
 
-absl::StatusOr<int> InboxReader::AnswerCreditAsks() {
+absl::StatusOr<int> InboxReader::ForEachHeldBack(
+    absl::FunctionRef<absl::StatusOr<bool>(int, InboxStream)> hand_back) {
   int issued = 0;
   for (int src = 0; src < layout_.world_size(); ++src) {
     for (int s = 0; s < kInboxStreams; ++s) {
       const auto stream = static_cast<InboxStream>(s);
       const In& i = in(src, stream);
       if (i.returned == i.next) continue;
-      absl::StatusOr<bool> answered = AnswerCreditWanted(src, stream);
-      if (!answered.ok()) return answered.status();
-      issued += *answered;
+      absl::StatusOr<bool> handed = hand_back(src, stream);
+      if (!handed.ok()) return handed.status();
+      issued += *handed;
     }
   }
   return issued;
 }
 
+absl::StatusOr<int> InboxReader::AnswerCreditAsks() {
+  return ForEachHeldBack(
+      [this](int src, InboxStream stream) { return AnswerCreditWanted(src, stream); });
+}
+
 absl::StatusOr<int> InboxReader::ReturnCredits() {
-  int issued = 0;
-  for (int src = 0; src < layout_.world_size(); ++src) {
-    for (int s = 0; s < kInboxStreams; ++s) {
-      const auto stream = static_cast<InboxStream>(s);
-      In& i = in(src, stream);
-      if (i.returned == i.next) continue;
-      if (absl::Status status = ReturnCredit(src, stream, i); !status.ok()) return status;
-      ++issued;
+  return ForEachHeldBack([this](int src, InboxStream stream) -> absl::StatusOr<bool> {
+    if (absl::Status status = ReturnCredit(src, stream, in(src, stream)); !status.ok()) {
+      return status;
     }
-  }
-  return issued;
+    return true;
+  });
 }
 
 absl::StatusOr<uint64_t> InboxReader::Notice(int src, InboxStream stream) {

@@ -145,6 +145,10 @@ class InboxReader {
     uint64_t answered = 0;  // the credit_wanted value last answered
   };
   absl::Status ReturnCredit(int src, InboxStream stream, In& i);
+  // Calls `hand_back` for every writer and stream with consumed slots not
+  // handed back yet; returns how many calls issued a word update (true).
+  absl::StatusOr<int> ForEachHeldBack(
+      absl::FunctionRef<absl::StatusOr<bool>(int, InboxStream)> hand_back);
   In& in(int src, InboxStream stream) { return ins_[src * kInboxStreams + int(stream)]; }
   const In& in(int src, InboxStream stream) const {
     return ins_[src * kInboxStreams + int(stream)];
