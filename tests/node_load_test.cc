@@ -34,13 +34,11 @@ TEST(NodeLoadTest, ComparesTheNodesRanksWithTheCoresTheyShare) {
 }
 
 TEST(OpLandingTest, TrueOverSharedMemoryFalseOverTcp) {
+  const fastvideo::dist::McaSettings& mca = fastvideo::dist::ProcessMcaSettings();
   const bool shared_memory = fastvideo::dist::McaAdmitsSharedMemoryWindows(
-      fastvideo::dist::ReadMcaString("btl").value_or(""),
-      fastvideo::dist::ReadMcaString("osc").value_or(""));
-  EXPECT_EQ(shared_memory,
-            fastvideo::dist::McaListAdmits(
-                fastvideo::dist::ReadMcaString("btl").value_or(""), "vader"))
-      << "btl=" << fastvideo::dist::ReadMcaString("btl").value_or("(unset)");
+      mca.btl.value_or(""), mca.osc.value_or(""));
+  EXPECT_EQ(shared_memory, fastvideo::dist::McaListAdmits(mca.btl.value_or(""), "vader"))
+      << "btl=" << mca.btl.value_or("(unset)");
   unsigned char* base = nullptr;
   MPI_Win window;
   ASSERT_EQ(MPI_Win_allocate(4096, 1, MPI_INFO_NULL, MPI_COMM_WORLD, &base, &window),

@@ -22,7 +22,7 @@ constexpr const char kHowToConnect[] =
 }  // namespace
 
 absl::Status CanConnectJobs() {
-  std::optional<std::string> server = ReadMcaString("pmix_server_uri");
+  std::optional<std::string> server = ProcessMcaSettings().pmix_server_uri;
   if (!server || server->empty()) {
     const char* from_env = std::getenv("OMPI_MCA_pmix_server_uri");
     server = from_env ? std::optional<std::string>(from_env) : std::nullopt;
@@ -33,7 +33,7 @@ absl::Status CanConnectJobs() {
                      "needs to connect separately launched jobs; ",
                      kHowToConnect));
   }
-  const std::optional<std::string> osc = ReadMcaString("osc");
+  const std::optional<std::string>& osc = ProcessMcaSettings().osc;
   if (osc && (!McaListAdmits(*osc, "pt2pt") || McaListAdmits(*osc, "ucx"))) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this process's MCA setting osc='", *osc, "' ",

@@ -9,20 +9,39 @@
 
 namespace fastvideo::dist {
 
-std::optional<std::string> ReadMcaString(const char* name) {
-  int provided = 0;
-  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return std::nullopt;
-  std::optional<std::string> value;
+namespace {
+
+// A string control variable, within an MPI_T session.
+std::optional<std::string> ReadString(const char* name) {
   int index = 0, count = 0;
   MPI_T_cvar_handle handle;
-  if (MPI_T_cvar_get_index(name, &index) == MPI_SUCCESS &&
-      MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count) == MPI_SUCCESS) {
-    std::vector<char> buffer(std::max(count, 1) + 4096, '\0');
-    if (MPI_T_cvar_read(handle, buffer.data()) == MPI_SUCCESS) value = buffer.data();
-    MPI_T_cvar_handle_free(&handle);
+  if (MPI_T_cvar_get_index(name, &index) != MPI_SUCCESS ||
+      MPI_T_cvar_handle_alloc(index, nullptr, &handle, &count) != MPI_SUCCESS) {
+    return std::nullopt;
   }
-  MPI_T_finalize();
+  std::optional<std::string> value;
+  std::vector<char> buffer(std::max(count, 1) + 4096, '\0');
+  if (MPI_T_cvar_read(handle, buffer.data()) == MPI_SUCCESS) value = buffer.data();
+  MPI_T_cvar_handle_free(&handle);
   return value;
+}
+
+McaSettings ReadMcaSettings() {
+  McaSettings settings;
+  int provided = 0;
+  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return settings;
+  settings.btl = ReadString("btl");
+  settings.osc = ReadString("osc");
+  settings.pmix_server_uri = ReadString("pmix_server_uri");
+  MPI_T_finalize();
+  return settings;
+}
+
+}  // namespace
+
+const McaSettings& ProcessMcaSettings() {
+  static const McaSettings* const settings = new McaSettings(ReadMcaSettings());
+  return *settings;
 }
 
 bool McaListAdmits(absl::string_view list, absl::string_view name) {

@@ -12,8 +12,8 @@
 #include "dist/internal/mca_setting.h"
 #include "dist/internal/mpi_error.h"
 #include "dist/internal/node_load.h"
-#include "dist/internal/node_window_turn.h"
 #include "dist/internal/op_landing.h"
+#include "dist/internal/window_allocation.h"
 
 namespace fastvideo::dist {
 namespace {
@@ -91,28 +91,18 @@ WindowChannel::WindowChannel(MPI_Comm comm, ChannelOptions options, SegmentLayou
 }
 
 absl::Status WindowChannel::OpenWindow() {
-  MPI_Info info;
-  FV_RETURN_IF_MPI_ERROR(MPI_Info_create(&info));
-  // Readers use MPI_REPLACE on ack and credit words, writers on notices,
-  // barrier partners MPI_SUM on round words, MPI_REPLACE on arrival words,
-  // owners MPI_NO_OP: one op per word.
-  MPI_Info_set(info, "accumulate_ops", "same_op_no_op");
-  // One group at a time per node (see node_window_turn.h); the members are
-  // all here already (roll call), so a long wait means another group hangs.
-  absl::StatusOr<std::unique_ptr<NodeWindowTurn>> turn =
-      NodeWindowTurn::Take(comm_, absl::Now() + absl::Minutes(5));
-  if (!turn.ok()) {
-    MPI_Info_free(&info);
-    return turn.status();
-  }
-  const int allocated = MPI_Win_allocate(static_cast<MPI_Aint>(layout_.segment_bytes()), 1, info,
-                                         comm_, &base_, &window_);
-  turn->reset();
-  MPI_Info_free(&info);
-  FV_RETURN_IF_MPI_ERROR(allocated);
-  FV_RETURN_IF_MPI_ERROR(MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN));
   absl::StatusOr<NodeLoad> load = MeasureNodeLoad(comm_);
   if (!load.ok()) return load.status();
+  absl::StatusOr<AllocatedWindow> allocated = AllocateWindow(
+      comm_, static_cast<MPI_Aint>(layout_.segment_bytes()), load->all_ranks_here);
+  if (!allocated.ok()) {
+    return absl::Status(allocated.status().code(),
+                        absl::StrCat("group '", options_.name, "' rank ", rank_, ": ",
+                                     allocated.status().message()));
+  }
+  window_ = allocated->window;
+  base_ = allocated->base;
+  FV_RETURN_IF_MPI_ERROR(MPI_Win_set_errhandler(window_, MPI_ERRORS_RETURN));
   int* model = nullptr;
   int has_model = 0;
   FV_RETURN_IF_MPI_ERROR(MPI_Win_get_attr(window_, MPI_WIN_MODEL, &model, &has_model));
@@ -124,10 +114,8 @@ absl::Status WindowChannel::OpenWindow() {
   FV_RETURN_IF_MPI_ERROR(MPI_Barrier(comm_));
   // Every member reaches the same answers: all are on one node or none is,
   // and mpirun gives all the same MCA settings.
-  const std::string osc = ReadMcaString("osc").value_or("");
-  const bool shared_memory =
-      load->all_ranks_here &&
-      McaAdmitsSharedMemoryWindows(ReadMcaString("btl").value_or(""), osc);
+  const bool shared_memory = allocated->shared_memory;
+  const std::string osc = ProcessMcaSettings().osc.value_or("");
   absl::StatusOr<bool> ops_land_on_return =
       OpsLandOnReturn(window_, comm_, base_, {layout_.put_probe(), layout_.accumulate_probe()},
                       shared_memory && !McaListAdmits(osc, "ucx"));
