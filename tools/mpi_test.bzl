@@ -2,12 +2,23 @@
 
 MPI_TRANSPORTS = ["shm", "tcp"]
 
+# Simulated clusters (tools/cluster.sh) as (nodes, ranks per node).
+MPI_NODES = [(2, 2), (3, 2)]
+
+def mpi_node_test_args(nodes, ranks_per_node):
+    """mpilaunch.sh's arguments for a job across simulated nodes."""
+    return ["--nodes", str(nodes), "--np", str(nodes * ranks_per_node)]
+
+def mpi_node_test_name(name, nodes, ranks_per_node):
+    return "%s_nodes%dx%d" % (name, nodes, ranks_per_node)
+
 def mpi_test(
         name,
         srcs,
         deps = [],
         np = [1, 2, 4, 8],
         transports = MPI_TRANSPORTS,
+        nodes = [],
         size = "medium",
         tags = [],
         **kwargs):
@@ -23,6 +34,9 @@ def mpi_test(
       deps: libraries the tests use.
       np: rank counts; more ranks than cores run oversubscribed.
       transports: "shm" and/or "tcp" (see tools/mpilaunch.sh).
+      nodes: simulated clusters as (nodes, ranks per node), e.g. MPI_NODES:
+        the tests `name`_nodes<N>x<K>, shared memory within a node and TCP
+        between; tagged "nodes" (they need root: tools/cluster.sh).
       size: Bazel test size, which sets its timeout.
       tags: extra tags; every target also gets "mpi".
       **kwargs: passed to each sh_test.
@@ -57,4 +71,22 @@ def mpi_test(
                 **kwargs
             )
             tests.append(test)
+    for (node_count, ranks_per_node) in nodes:
+        test = mpi_node_test_name(name, node_count, ranks_per_node)
+        native.sh_test(
+            name = test,
+            size = size,
+            srcs = ["//tools:mpilaunch.sh"],
+            args = mpi_node_test_args(node_count, ranks_per_node) + [
+                "$(rootpath :%s)" % binary,
+            ],
+            data = [
+                ":" + binary,
+                "//tools:cluster.sh",
+                "//tools:lsan_suppressions.txt",
+            ],
+            tags = tags + ["mpi", "nodes"],
+            **kwargs
+        )
+        tests.append(test)
     native.test_suite(name = name, tests = tests, tags = tags + ["mpi"])

@@ -2,8 +2,9 @@
 # Launches a program on N local ranks with mpirun, the way this project's
 # tests, demo and benchmarks do.
 #
-#   usage: mpilaunch.sh [--np N] [--transport shm|tcp] [--time-limit SECONDS]
-#                       [--ompi-server FILE] [--program BINARY | BINARY] [ARGS...]
+#   usage: mpilaunch.sh [--np N] [--transport shm|tcp] [--nodes M]
+#                       [--time-limit SECONDS] [--ompi-server FILE]
+#                       [--program BINARY | BINARY] [ARGS...]
 #
 #   --np          ranks (default: $NP, else 4); more ranks than cores run
 #                 oversubscribed.
@@ -11,6 +12,12 @@
 #                 from MPI_Win_allocate go through osc/rdma over it);
 #                 tcp: btl tcp over loopback with osc/pt2pt, which behaves
 #                 like ranks on different nodes (default: $TRANSPORT, else shm).
+#   --nodes       spread the ranks over M simulated nodes (tools/cluster.sh:
+#                 network namespaces; needs root), N/M a node in rank order,
+#                 unbound (each node's daemon would bind from core 0 up, and
+#                 the nodes share this machine's cores). Within a node shm
+#                 stays as it is; between nodes only TCP connects, and
+#                 windows go through osc/pt2pt.
 #   --time-limit  kill the job after this many seconds and report each
 #                 rank's state (default: Bazel's TEST_TIMEOUT less 20 s under
 #                 `bazel test`, else none).
@@ -32,6 +39,8 @@ set -euo pipefail
 
 np=${NP:-4}
 transport=${TRANSPORT:-shm}
+nodes=
+all_args=("$@")
 time_limit=
 ompi_server=${FASTVIDEO_OMPI_SERVER:-}
 program=()
@@ -43,6 +52,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --np) np=$2; shift 2 ;;
     --transport) transport=$2; shift 2 ;;
+    --nodes) nodes=$2; shift 2 ;;
     --time-limit) time_limit=$2; shift 2 ;;
     --ompi-server) ompi_server=$2; shift 2 ;;
     --program) program=("$2"); shift 2 ;;
@@ -55,6 +65,17 @@ while [ $# -gt 0 ]; do
 done
 set -- "${program[@]}" "$@"
 [ $# -ge 1 ] || { echo "mpilaunch.sh: no program to run" >&2; exit 2; }
+
+# Across simulated nodes: this script again, on node 0 of a new cluster.
+if [ -n "$nodes" ] && [ -z "${FASTVIDEO_CLUSTER_HOSTFILE:-}" ]; then
+  # Next to this script, or in the runfiles of the test it is the main of.
+  for cluster in "$(dirname "${BASH_SOURCE[0]}")/cluster.sh" \
+      "${RUNFILES_DIR:-.}/fastvideo_dist/tools/cluster.sh" "$PWD/tools/cluster.sh"; do
+    [ -f "$cluster" ] && break
+  done
+  exec "$cluster" run --nodes "$nodes" \
+      --slots $(( (np + nodes - 1) / nodes )) -- "$0" "${all_args[@]}"
+fi
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # Open MPI's session directory holds unix sockets (at most 108 bytes of
@@ -85,14 +106,27 @@ unset GTEST_OUTPUT XML_OUTPUT_FILE TEST_PREMATURE_EXIT_FILE
 
 args=(-np "$np" --oversubscribe "${tag[@]}"
       --mca orte_tmpdir_base "$session_dir" --mca pml ob1)
+if [ -n "$nodes" ]; then
+  args+=(--hostfile "$FASTVIDEO_CLUSTER_HOSTFILE" --bind-to none
+         --mca plm_rsh_agent "$FASTVIDEO_CLUSTER_AGENT" --mca plm_rsh_no_tree_spawn 1)
+  # The simulated nodes share this machine's cores, which no node's mpirun
+  # daemon sees: MPI's own waits must yield when the ranks outnumber them
+  # (a raw MPI_Barrier across 2 nodes x 2 ranks on 2 cores: 8 ms, 36 us).
+  [ "$np" -le "$(nproc)" ] || args+=(--mca mpi_yield_when_idle 1)
+fi
 case "$transport" in
-  shm) if [ -n "$ompi_server" ]; then
+  shm) if [ -n "$nodes" ]; then
+         # Shared memory within a node, TCP between: windows that span
+         # nodes need osc/pt2pt, which Debian's defaults exclude.
+         args+=(--mca btl vader,tcp,self --mca osc sm,rdma,pt2pt)
+       elif [ -n "$ompi_server" ]; then
          args+=(--mca btl vader,tcp,self --mca osc sm,rdma,pt2pt)
        else
          args+=(--mca btl vader,self)
        fi ;;
-  tcp) args+=(--mca btl tcp,self --mca btl_tcp_if_include lo
-              --mca oob_tcp_if_include lo --mca osc pt2pt) ;;
+  tcp) args+=(--mca btl tcp,self --mca osc pt2pt)
+       # One machine's ranks talk over loopback; a cluster's over its bridge.
+       [ -n "$nodes" ] || args+=(--mca btl_tcp_if_include lo --mca oob_tcp_if_include lo) ;;
   *) echo "mpilaunch.sh: unknown transport '$transport' (shm or tcp)" >&2
      exit 2 ;;
 esac
@@ -106,5 +140,5 @@ if [ -n "$time_limit" ]; then
   args+=(--timeout "$time_limit" --report-state-on-timeout)
 fi
 
-echo "mpilaunch: $np ranks, transport $transport${ompi_server:+, ompi-server $ompi_server}${time_limit:+, time limit ${time_limit}s}: $*"
+echo "mpilaunch: $np ranks${nodes:+ on $nodes nodes}, transport $transport${ompi_server:+, ompi-server $ompi_server}${time_limit:+, time limit ${time_limit}s}: $*"
 mpirun "${args[@]}" "$@"
