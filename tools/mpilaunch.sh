@@ -140,5 +140,5 @@ if [ -n "$time_limit" ]; then
   args+=(--timeout "$time_limit" --report-state-on-timeout)
 fi
 
-echo "mpilaunch: $np ranks${nodes:+ on $nodes nodes}, transport $transport${ompi_server:+, ompi-server $ompi_server}${time_limit:+, time limit ${time_limit}s}: $*"
+echo "mpilaunch${FASTVIDEO_CLUSTER:+ (on $(hostname))}: $np ranks${nodes:+ on $nodes nodes}, transport $transport${ompi_server:+, ompi-server $ompi_server}${time_limit:+, time limit ${time_limit}s}: $*"
 mpirun "${args[@]}" "$@"

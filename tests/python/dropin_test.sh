@@ -11,13 +11,17 @@ source tests/cross_job_lib.sh
 export PYTHONPATH="$PWD/tools/python${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 
-# run NAME NP ARGS...: original_api_user.py on NP ranks, output in $tmp/NAME.log.
+# run NAME NP ARGS...: original_api_user.py on NP ranks, output in
+# $tmp/NAME.log. Across simulated nodes (TRANSPORT nodesN), one_job spreads
+# over them, the trainer runs on node 0 and the server on the last node.
 run() {
-  local name=$1 ranks=$2
+  local name=$1 ranks=$2 where=() placement=()
   shift 2
-  tools/mpilaunch.sh --np "$ranks" --transport "$transport" --ompi-server "$uri" \
-      --time-limit 200 /usr/bin/python3 tests/python/original_api_user.py "$@" \
-      >"$tmp/$name.log" 2>&1
+  [ "$name" != server ] || where=("${on_node[@]}")
+  [ "$name" != one_job ] || placement=("${spread[@]}")
+  "${where[@]}" tools/mpilaunch.sh --np "$ranks" --transport "$transport" "${placement[@]}" \
+      --ompi-server "$uri" --time-limit 200 \
+      /usr/bin/python3 tests/python/original_api_user.py "$@" >"$tmp/$name.log" 2>&1
 }
 
 # expect_ok NAME COUNT: the job's log has COUNT ranks that finished.
@@ -27,14 +31,14 @@ expect_ok() {
   [ "$got" -eq "$2" ] || fail "job $1: $got of $2 ranks finished"
 }
 
-run one_job "$np" 127.0.0.1 "$(free_port)" &
+run one_job "$np" "$host" "$(free_port)" &
 expect_exit 0 $! one_job
 expect_ok one_job "$np"
 
 port=$(free_port)
-run trainer 1 127.0.0.1 "$port" 0 "$np" &
+run trainer 1 "$host" "$port" 0 "$np" &
 trainer=$!
-run server $((np - 1)) 127.0.0.1 "$port" 1 "$np" &
+run server $((np - 1)) "$host" "$port" 1 "$np" &
 server=$!
 expect_exit 0 "$trainer" trainer
 expect_exit 0 "$server" server

@@ -10,6 +10,7 @@ usage: original_api_user.py HOST PORT [FIRST_RANK WORLD_SIZE]
   0), so that a trainer job and a server job can form one group.
 """
 import os
+import socket
 import sys
 from multiprocessing import shared_memory
 from unittest.mock import patch
@@ -88,7 +89,8 @@ def main():
     pg = StatelessProcessGroup.create(host=host, port=port, rank=rank, world_size=world_size)
     assert (pg.rank, pg.world_size) == (rank, world_size)
     same_node = in_the_same_node_as(pg, source_rank=0)
-    assert same_node == [True] * world_size, same_node
+    hosts = pg.all_gather_obj(socket.gethostname())
+    assert same_node == [host == hosts[0] for host in hosts], (same_node, hosts)
     unique_id = weight_sync_bootstrap(pg)
     ids = pg.all_gather_obj(unique_id)
     assert all(i == unique_id for i in ids)
