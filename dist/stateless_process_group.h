@@ -155,11 +155,15 @@ class StatelessProcessGroup {
 
   // Collective: frees the window and the communicator; unread messages are
   // dropped. Later calls fail with FailedPrecondition. The members first
-  // meet (a barrier until `deadline`, default options.default_timeout); if
-  // some never come (their job died), the group is abandoned instead of
-  // freed (nothing collective is called, so nothing hangs; its window stays
-  // allocated until MPI_Finalize) and Close returns Unavailable naming who
-  // did not come. A new group can be formed right after either way.
+  // meet (until `deadline`, default options.default_timeout), each in its
+  // Close: a member's barrier() meets only barriers, so Close against
+  // barrier() fails both with FailedPrecondition naming the two. If some
+  // never come (their job died) or the calls mismatched (now or in an
+  // earlier barrier), the group is abandoned instead of freed (nothing
+  // collective is called, so nothing hangs; its memory stays allocated
+  // until the process exits) and Close returns Unavailable naming who did
+  // not come, or FailedPrecondition naming the mismatch, without waiting
+  // for members that already left. A new group can be formed right after.
   absl::Status Close(Deadline deadline = {});
 
   int rank() const;

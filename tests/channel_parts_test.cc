@@ -72,7 +72,8 @@ TEST(SegmentLayoutTest, RegionsDoNotOverlap) {
   EXPECT_LE(layout->barrier_arrival(7) + 8, layout->put_probe());
   EXPECT_LE(layout->accumulate_probe() + 8, layout->credit_wanted(0, InboxStream::kP2p));
   EXPECT_LE(layout->credit_wanted(7, InboxStream::kCollective) + 8,
-            layout->inbox_slot(0, InboxStream::kP2p, 0));
+            layout->collective_note(0));
+  EXPECT_LE(layout->collective_note(7) + 8, layout->inbox_slot(0, InboxStream::kP2p, 0));
   EXPECT_LE(layout->inbox_slot(7, InboxStream::kCollective, 15) +
                 layout->inbox().slot_bytes,
             layout->p2p_descriptor(0, 0));

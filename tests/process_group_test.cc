@@ -205,6 +205,58 @@ TEST_P(BarrierTest, ATimedOutBarrierNamesWhomItWaitsForAndIsResumed) {
   for (int round = 0; round < 5; ++round) ExpectBarrierSeparates(group, round);
 }
 
+// A barrier is met only by barriers: members that Close() while the others
+// wait in barrier() fail them, and every Close() then returns at once.
+TEST_P(BarrierTest, CloseAgainstABarrierIsAMismatchOnEveryMember) {
+  StatelessProcessGroup group = MakeGroup();
+  const int n = group.world_size(), me = group.rank();
+  if (n < 2) GTEST_SKIP() << "needs a second rank";
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  if (me == 0) {
+    const absl::Status closed = group.Close(deadline);
+    ASSERT_TRUE(absl::IsFailedPrecondition(closed)) << closed;
+    EXPECT_THAT(closed.message(), HasSubstr("mismatched collectives"));
+    EXPECT_THAT(closed.message(), HasSubstr("rank 0/"));
+    return;
+  }
+  const absl::Status met = group.barrier(deadline);
+  ASSERT_TRUE(absl::IsFailedPrecondition(met)) << met;
+  EXPECT_THAT(met.message(), HasSubstr("mismatched collectives"));
+  // Told by rank 0's note, or by another member that found it first.
+  EXPECT_THAT(met.message(), ::testing::AnyOf(HasSubstr("barrier() #0 met rank 0's Close()"),
+                                            HasSubstr("left the group's collectives")));
+  // Later meetings fail at once, and so does Close: nobody waits for anyone.
+  EXPECT_TRUE(absl::IsFailedPrecondition(group.barrier(deadline)));
+  const absl::Status closed = group.Close(deadline);
+  EXPECT_TRUE(absl::IsFailedPrecondition(closed)) << closed;
+}
+
+// A barrier that timed out, then Close() against members that only ever
+// closed: the resumed barrier finds them closing, and no Close waits.
+TEST_P(BarrierTest, CloseAfterATimedOutBarrierDoesNotWaitForMembersThatLeft) {
+  StatelessProcessGroup group = MakeGroup();
+  const int n = group.world_size(), me = group.rank();
+  if (n < 2) GTEST_SKIP() << "needs a second rank";
+  if (me == 0) {
+    const absl::Status timed_out = group.barrier(absl::InfinitePast());
+    ASSERT_TRUE(absl::IsDeadlineExceeded(timed_out)) << timed_out;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);  // the others close only after that
+  const absl::Status closed = group.Close(absl::Now() + absl::Seconds(60));
+  ASSERT_TRUE(absl::IsFailedPrecondition(closed)) << closed;
+  EXPECT_THAT(closed.message(), HasSubstr("mismatched collectives"));
+}
+
+// Every member closing, after barriers or not, frees the group.
+TEST_P(BarrierTest, CloseMeetsCloseAfterAnyBarriers) {
+  for (int barriers = 0; barriers < 3; ++barriers) {
+    StatelessProcessGroup group = MakeGroup();
+    for (int b = 0; b < barriers; ++b) ASSERT_OK(group.barrier());
+    SCOPED_TRACE(absl::StrCat(barriers, " barriers"));
+    ASSERT_OK(group.Close(absl::Now() + absl::Seconds(60)));
+  }
+}
+
 TEST(ProcessGroupTest, OverlappingGroupsUsedInterleavedNeverMix) {
   StatelessProcessGroup world = MakeWorld(SmallWindow("world"));
   std::vector<int> evens;

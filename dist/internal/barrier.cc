@@ -30,11 +30,34 @@ BarrierAlgorithm ResolveBarrierAlgorithm(BarrierAlgorithm requested, int world_s
 }
 
 absl::Status WindowBarrier::Run(Deadline deadline) {
+  closing_ = false;
+  return Meet(deadline);
+}
+
+absl::Status WindowBarrier::RunClose(Deadline deadline) {
+  // A barrier that timed out is finished first, as the barrier it is: met
+  // by late members' barriers, or found mismatched by closers' notes.
+  if (pending_) {
+    closing_ = false;
+    if (absl::Status status = Meet(deadline); !status.ok()) return status;
+  }
+  closing_ = true;
+  if (absl::Status status = Meet(deadline); !status.ok()) return status;
+  if (absl::Status status = Note(kClosed); !status.ok()) return status;
+  return AwaitAllClosed(deadline);
+}
+
+absl::Status WindowBarrier::Meet(Deadline deadline) {
+  if (!mismatch_.ok()) return mismatch_;
   if (!pending_) {
     ++epoch_;
     step_ = 0;
   }
   pending_ = true;
+  // Before any signal of this meeting: whoever sees it arrive sees this.
+  if (closing_) {
+    if (absl::Status status = Note(kClosing); !status.ok()) return status;
+  }
   absl::Status status;
   switch (algorithm_) {
     case BarrierAlgorithm::kAuto:
@@ -48,6 +71,7 @@ absl::Status WindowBarrier::Run(Deadline deadline) {
       status = RunDissemination(deadline);
       break;
   }
+  if (status.ok()) status = CheckNotes(/*met=*/true);
   // Only a timeout leaves the barrier to resume; anything else breaks the
   // group, and resuming would only hide it.
   pending_ = absl::IsDeadlineExceeded(status);
@@ -151,10 +175,88 @@ absl::Status WindowBarrier::Await(uint64_t offset, int member, absl::string_view
     if (reached >= epoch_) return absl::OkStatus();
     if (backoff.ShouldCheckClock()) {
       if (absl::Status alive = ctx_.PeersAlive(); !alive.ok()) return alive;
+      if (absl::Status notes = CheckNotes(/*met=*/false); !notes.ok()) return notes;
       if (deadline.Passed()) {
-        return absl::DeadlineExceededError(
-            absl::StrCat(ctx_.Where(), ": barrier #", epoch_ - 1, " timed out waiting for ",
-                         ctx_.RankName(member), " ", waiting_for));
+        return absl::DeadlineExceededError(absl::StrCat(
+            ctx_.Where(), ": ", closing_ ? "Close() (barrier #" : "barrier #", epoch_ - 1,
+            closing_ ? ")" : "", " timed out waiting for ", ctx_.RankName(member), " ",
+            waiting_for));
+      }
+    }
+    ctx_.rma.Poll();
+    backoff.Pause();
+  }
+}
+
+absl::Status WindowBarrier::Note(NoteState state) {
+  const uint64_t note = epoch_ << 2 | state;
+  for (int member = 0; member < ctx_.world_size; ++member) {
+    if (member == ctx_.rank) continue;
+    if (absl::Status status =
+            ctx_.rma.StoreWord(member, ctx_.layout.collective_note(ctx_.rank), note);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return ctx_.rma.CompleteAll();
+}
+
+absl::Status WindowBarrier::CheckNotes(bool met) {
+  const int n = ctx_.world_size;
+  notes_.resize(n);
+  if (absl::Status status = ctx_.rma.LoadWords(ctx_.layout.collective_note(0), n, notes_.data());
+      !status.ok()) {
+    return status;
+  }
+  for (int member = 0; member < n; ++member) {
+    if (member == ctx_.rank) continue;
+    const uint64_t state = notes_[member] & 3, epoch = notes_[member] >> 2;
+    const bool closes = state == kClosing || state == kClosed;
+    if (state == kLeft) {
+      return Mismatch(absl::StrCat(ctx_.RankName(member),
+                                   " found mismatched collectives (its error names them) and "
+                                   "left the group's collectives"));
+    }
+    if (!closing_ && closes && epoch <= epoch_) {
+      return Mismatch(absl::StrCat("barrier() #", epoch_ - 1, " met ", ctx_.RankName(member),
+                                   "'s Close()"));
+    }
+    if (closing_ && met && !(closes && epoch == epoch_)) {
+      return Mismatch(absl::StrCat("Close() met ", ctx_.RankName(member), "'s ",
+                                   closes ? "Close() after another number of barriers"
+                                          : absl::StrCat("barrier() #", epoch_ - 1)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WindowBarrier::Mismatch(absl::string_view what) {
+  mismatch_ = absl::FailedPreconditionError(absl::StrCat(
+      ctx_.Where(), ": mismatched collectives: ", what,
+      " (a barrier is met only by barriers); the group can meet no more: Close() it"));
+  pending_ = false;
+  // So that the others stop waiting for this member; if this fails, they
+  // find out at their deadline.
+  Note(kLeft).IgnoreError();
+  return mismatch_;
+}
+
+absl::Status WindowBarrier::AwaitAllClosed(Deadline& deadline) {
+  const uint64_t closed = epoch_ << 2 | kClosed;
+  Backoff backoff(ctx_.oversubscribed);
+  while (true) {
+    if (absl::Status status = CheckNotes(/*met=*/true); !status.ok()) return status;
+    int waiting_for = -1;
+    for (int member = 0; member < ctx_.world_size && waiting_for < 0; ++member) {
+      if (member != ctx_.rank && notes_[member] != closed) waiting_for = member;
+    }
+    if (waiting_for < 0) return absl::OkStatus();
+    if (backoff.ShouldCheckClock()) {
+      if (absl::Status alive = ctx_.PeersAlive(); !alive.ok()) return alive;
+      if (deadline.Passed()) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            ctx_.Where(), ": Close() timed out waiting for ", ctx_.RankName(waiting_for),
+            " to agree to close"));
       }
     }
     ctx_.rma.Poll();

@@ -72,7 +72,7 @@ absl::StatusOr<SegmentLayout> SegmentLayout::Create(int world_size,
   layout.ring_slots_ = ring_slots;
   layout.segment_bytes_ = segment_bytes;
   layout.inbox_ = inbox;
-  const uint64_t control_bytes = 8 * (9 * uint64_t(world_size) + kBarrierRounds + 2);
+  const uint64_t control_bytes = 8 * (10 * uint64_t(world_size) + kBarrierRounds + 2);
   layout.inboxes_begin_ = AlignUp(control_bytes, kAlignment);
   layout.rings_begin_ = layout.inboxes_begin_ + InboxBytes(world_size, inbox);
   const uint64_t rings_bytes =

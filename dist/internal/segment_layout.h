@@ -25,6 +25,10 @@
 //                credit_wanted[w][s] slots writer w had pushed on stream s
 //                                   when it ran out of credit and began to
 //                                   wait: w, MPI_Accumulate(MPI_REPLACE)
+//                collective_note[w] epoch << 2 | state: w is closing the
+//                                   group at that epoch (1), agreed to close
+//                                   (2), or found mismatched collectives and
+//                                   left them (3): w, MPI_Accumulate(MPI_REPLACE)
 //   [ inboxes ]  inbox[w][s][slots records writer w pushed to M: w, one
 //                  + tail]          MPI_Put per record (+ flush_local)
 //   [ rings   ]  p2p[r][ring_slots] descriptors of M's pull stream to r:
@@ -90,6 +94,15 @@
 // word, for its epoch. Before signalling, a member completes its acks and
 // credits at their targets (MPI_Win_flush_all); its records and notices
 // were put (and, over osc/pt2pt, sent) before its signal.
+//
+// Close meets like a barrier, but first stores collective_note = (epoch,
+// closing) into every peer and completes it there, so whoever sees its
+// arrival sees its note: a barrier that finds a member closing at or
+// before its epoch fails (a barrier is met only by barriers) and notes
+// (epoch, mismatch) everywhere; a Close that finds a member that arrived
+// without closing does the same. Closers then note (epoch, closed) and
+// free the window only when every member has: one mismatch seen anywhere
+// makes every member leave without a collective call.
 #ifndef FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 #define FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 
@@ -231,6 +244,10 @@ class SegmentLayout {
   // when it last ran out of credit and began to wait for some.
   uint64_t credit_wanted(int writer, InboxStream stream) const {
     return accumulate_probe() + 8 * (1 + 2 * uint64_t(writer) + uint64_t(stream));
+  }
+  // In every member's segment: `member`'s note on the collective it is in.
+  uint64_t collective_note(int member) const {
+    return accumulate_probe() + 8 * (1 + 2 * uint64_t(world_size_) + uint64_t(member));
   }
   // In a reader's segment: the slot where record `index` of `writer`'s
   // stream starts (records are numbered by the first slot they cover).

@@ -153,7 +153,8 @@ absl::Status WindowChannel::Close() {
 
 absl::Status WindowChannel::CloseWhenAllCome(Deadline deadline) {
   if (closed_) return absl::OkStatus();
-  absl::Status met = Barrier(deadline);
+  absl::Status met = receiver_->ReturnAllCredits(Receiver::Completion::kAtTarget);
+  if (met.ok()) met = barrier_->RunClose(deadline);
   if (met.ok()) return Close();
   return Abandon(met);
 }
@@ -167,9 +168,13 @@ absl::Status WindowChannel::Abandon(const absl::Status& why) {
   window_ = MPI_WIN_NULL;
   comm_ = MPI_COMM_NULL;
   LOG(WARNING) << why;
-  return absl::UnavailableError(absl::StrCat(
-      why.message(), "; closing without them: the group's window and communicator are abandoned "
-                     "(nothing collective is called; they stay allocated until MPI_Finalize)"));
+  // A mismatch stays one (the caller's error); members that did not come
+  // are gone.
+  return absl::Status(
+      absl::IsFailedPrecondition(why) ? why.code() : absl::StatusCode::kUnavailable,
+      absl::StrCat(why.message(),
+                   "; closing without them: the group's window and communicator are abandoned "
+                   "(nothing collective is called)"));
 }
 
 absl::Status WindowChannel::CheckOpen() const {

@@ -75,10 +75,12 @@ class WindowChannel {
   // Collective: ends the epoch, frees the window and the communicator.
   // Unread messages are dropped.
   absl::Status Close();
-  // Close() once every member has come (a barrier until `deadline`). If some
-  // never come (their job died), calls nothing collective: the window and
-  // communicator are abandoned (they stay allocated until MPI_Finalize) and
-  // the result is Unavailable naming who did not come.
+  // Close() once every member has come to close (WindowBarrier::RunClose,
+  // until `deadline`). If some never come (their job died), or one called
+  // barrier() instead, calls nothing collective: the window and
+  // communicator are abandoned (their memory stays allocated until the
+  // process exits, see forget_window.h) and the result is Unavailable
+  // naming who did not come, or FailedPrecondition naming the mismatch.
   absl::Status CloseWhenAllCome(Deadline deadline);
   // Closes without calling anything collective (members are gone), and
   // returns `why` saying so.
