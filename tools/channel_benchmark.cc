@@ -8,7 +8,9 @@
 // pull design (MPI_Get polling) and of a push design (MPI_Put into the
 // reader's memory, which polls locally); 1 MiB and 64 MiB bandwidth
 // from rank 0 to 1; broadcast, all_gather and barrier latency over all ranks
-// against MPI_Bcast, MPI_Allgatherv and MPI_Barrier. Each time is the
+// against MPI_Bcast, MPI_Allgatherv and MPI_Barrier; forming and closing a
+// group with the default window against MPI_Comm_dup + MPI_Win_allocate of
+// the same size and their frees ("create"). Each time is the
 // slowest rank's mean over the iterations. Latency ratios are
 // channel / MPI (lower is better); bandwidth ratios channel / MPI (higher
 // is better). Channel and MPI rounds alternate and the median round is kept,
@@ -41,7 +43,7 @@ ABSL_FLAG(int, bandwidth_iterations, 20, "messages per bandwidth measurement");
 // and is written and read in place.
 ABSL_FLAG(int64_t, window_mib, 512, "window segment per rank, MiB");
 ABSL_FLAG(std::string, json, "", "also write the results to this JSON file");
-ABSL_FLAG(std::string, measures, "latency,bandwidth,collectives",
+ABSL_FLAG(std::string, measures, "latency,bandwidth,collectives,create",
           "which rows to measure (comma-separated): latency, sweep (p2p latency "
           "from 8 B to 2 MiB), bandwidth, collectives");
 ABSL_FLAG(std::string, markdown, "", "also write the table to this Markdown file");
@@ -326,6 +328,30 @@ std::vector<Row> Collectives(StatelessProcessGroup& group, int iterations) {
   return rows;
 }
 
+// Forming and closing a group of every rank with the default window,
+// against the MPI calls any such group needs at least.
+Row CreateAndClose(int iterations) {
+  const GroupOptions options;
+  const MPI_Aint bytes = static_cast<MPI_Aint>(options.window_bytes);
+  auto [channel, mpi] = Compare(
+      iterations,
+      [&] {
+        StatelessProcessGroup group = Check(StatelessProcessGroup::Create(world, options));
+        Check(group.Close());
+      },
+      [&] {
+        MPI_Comm comm;
+        MPI_Comm_dup(world, &comm);
+        void* base = nullptr;
+        MPI_Win window;
+        MPI_Win_allocate(bytes, 1, MPI_INFO_NULL, comm, &base, &window);
+        MPI_Win_free(&window);
+        MPI_Comm_free(&comm);
+      });
+  return {absl::StrCat("create + close, ", bytes >> 20, " MiB"), "us", channel * 1e6,
+          mpi * 1e6};
+}
+
 std::string Table(const std::vector<Row>& rows) {
   std::string table = absl::StrFormat("| %-26s | %12s | %12s | %7s |\n", "measure",
                                       "channel", "raw MPI", "ratio");
@@ -403,6 +429,9 @@ int Main() {
   }
   if (wanted("collectives")) {
     for (const Row& row : Collectives(group, iterations)) rows.push_back(row);
+  }
+  if (wanted("create") && cross_job_port == 0) {
+    rows.push_back(CreateAndClose(std::max(5, iterations / 100)));
   }
   if (rank == 0) {
     Report(rows, size);
