@@ -4,20 +4,24 @@
 # of every run, and latency.png (gnuplot): one-way latency against object
 # size at 2 ranks, this module against raw MPI, one line each per transport.
 #
-# Then the cross-job configuration: 2 ranks, each a job of its own (two
-# mpirun launches through one ompi-server) forming the group with
+# Then across simulated nodes (tools/cluster.sh; needs root): 2 nodes x 1
+# rank and 2 nodes x 2 ranks, TCP (veth) between nodes and shared memory
+# within. Then the cross-job configuration: 2 ranks, each a job of its own
+# (two mpirun launches through one ompi-server) forming the group with
 # Create(host, port, ...), against raw MPI on the same merged communicator.
 #
 #   bazel run -c opt //tools:benchmark_report -- --out DIR [--ranks "2 4 8"]
-#       [--transports "shm tcp"] [--iterations N] [--rounds N] [--no-cross-job]
+#       [--transports "shm tcp"] [--nodes "2x1 2x2"] [--iterations N]
+#       [--rounds N] [--no-cross-job]
 set -euo pipefail
 
-out= ranks="2 4 8" transports="shm tcp" iterations=1000 rounds=5 cross_job=1
+out= ranks="2 4 8" transports="shm tcp" nodes="2x1 2x2" iterations=1000 rounds=5 cross_job=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
     --transports) transports=$2; shift 2 ;;
+    --nodes) nodes=$2; shift 2 ;;
     --iterations) iterations=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --no-cross-job) cross_job=0; shift ;;
@@ -35,6 +39,7 @@ runfiles=${RUNFILES_DIR:-${BASH_SOURCE[0]}.runfiles}/fastvideo_dist
 benchmark="$runfiles/tools/channel_benchmark"
 launch="$runfiles/tools/mpilaunch.sh"
 ompi_server="$runfiles/tools/ompi_server.sh"
+cluster="$runfiles/tools/cluster.sh"
 
 report="$out/benchmark.md"
 {
@@ -51,12 +56,30 @@ for transport in $transports; do
     name="$transport-np$np"
     echo "== $name" >&2
     "$launch" --np "$np" --transport "$transport" --no-tag "$benchmark" \
-      --measures=latency,sweep,bandwidth,collectives --iterations="$iterations" \
+      --measures=latency,sweep,bandwidth,collectives,create --iterations="$iterations" \
       --rounds="$rounds" --json="$out/$name.json" --markdown="$out/$name.md" \
       --sweep_data="$out/$name.sweep" >&2
     { echo; echo "## $np ranks, $transport"; echo; cat "$out/$name.md"; } >> "$report"
     rm "$out/$name.md"
   done
+done
+
+for shape in $nodes; do
+  node_count=${shape%x*} per_node=${shape#*x}
+  name="nodes$shape"
+  echo "== $name" >&2
+  if ! why_not=$("$cluster" check 2>&1); then
+    { echo; echo "## $node_count nodes x $per_node: not run (${why_not#cluster.sh: })"; } >> "$report"
+    continue
+  fi
+  "$launch" --nodes "$node_count" --np $((node_count * per_node)) --no-tag "$benchmark" \
+    --measures=latency,bandwidth,collectives,create --iterations="$iterations" \
+    --rounds="$rounds" --json="$out/$name.json" --markdown="$out/$name.md" >&2
+  {
+    echo; echo "## $node_count nodes x $per_node (simulated: veth TCP between nodes, osc/pt2pt)"; echo
+    cat "$out/$name.md"
+  } >> "$report"
+  rm "$out/$name.md"
 done
 
 if [ "$cross_job" = 1 ]; then

@@ -48,7 +48,7 @@ why_not() {
   if ! ip netns add "$probe" 2>/dev/null; then
     echo "cannot create network namespaces ('ip netns add' failed)"; return
   fi
-  if ! ip netns exec "$probe" unshare --uts --mount true 2>/dev/null; then
+  if ! nsenter --net="/run/netns/$probe" unshare --uts --mount true 2>/dev/null; then
     ip netns del "$probe"
     echo "cannot make UTS and mount namespaces inside one ('unshare --uts --mount' failed)"; return
   fi
@@ -119,7 +119,7 @@ up() {
     ip -n "$node" link set eth0 up
     ip -n "$node" link set lo up
     mkdir -p "/etc/netns/$node"
-    # `ip netns exec` mounts this over /etc/hosts inside the node only.
+    # on_node mounts this over /etc/hosts inside the node only.
     printf '127.0.0.1 localhost\n%s' "$hosts" >"/etc/netns/$node/hosts"
     echo "$node slots=$slots" >>"$dir/hostfile"
   done
@@ -127,12 +127,15 @@ up() {
   chmod +x "$dir/agent"
 }
 
-# on_node NODE COMMAND...: COMMAND as host NODE, with a /dev/shm of its own.
+# on_node NODE COMMAND...: COMMAND as host NODE, with a /dev/shm and an
+# /etc/hosts of its own. nsenter, not `ip netns exec`: that remounts /sys,
+# which hides the cgroup hierarchies (slurmd needs them).
 on_node() {
   local node=$1
   shift
-  exec ip netns exec "$node" unshare --uts --mount --propagation private \
-      sh -c 'hostname "$0" && mount -t tmpfs tmpfs /dev/shm && exec "$@"' "$node" "$@"
+  exec nsenter --net="/run/netns/$node" unshare --uts --mount --propagation private \
+      sh -c 'hostname "$0" && mount -t tmpfs tmpfs /dev/shm &&
+             mount --bind "/etc/netns/$0/hosts" /etc/hosts && exec "$@"' "$node" "$@"
 }
 
 cmd=${1:-}

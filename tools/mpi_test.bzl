@@ -19,6 +19,7 @@ def mpi_test(
         np = [1, 2, 4, 8],
         transports = MPI_TRANSPORTS,
         nodes = [],
+        node_tags = [],
         size = "medium",
         tags = [],
         **kwargs):
@@ -37,6 +38,7 @@ def mpi_test(
       nodes: simulated clusters as (nodes, ranks per node), e.g. MPI_NODES:
         the tests `name`_nodes<N>x<K>, shared memory within a node and TCP
         between; tagged "nodes" (they need root: tools/cluster.sh).
+      node_tags: extra tags of those tests only (e.g. "noasan").
       size: Bazel test size, which sets its timeout.
       tags: extra tags; every target also gets "mpi".
       **kwargs: passed to each sh_test.
@@ -85,7 +87,7 @@ def mpi_test(
                 "//tools:cluster.sh",
                 "//tools:lsan_suppressions.txt",
             ],
-            tags = tags + ["mpi", "nodes"],
+            tags = tags + node_tags + ["mpi", "nodes"],
             **kwargs
         )
         tests.append(test)

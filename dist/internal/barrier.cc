@@ -41,10 +41,11 @@ absl::Status WindowBarrier::RunClose(Deadline deadline) {
     closing_ = false;
     if (absl::Status status = Meet(deadline); !status.ok()) return status;
   }
+  // Every closer's note lands before its arrival, and nobody notes this
+  // epoch's closing after arriving here: all closers that meet read the
+  // same notes, so they agree on whether everyone closes.
   closing_ = true;
-  if (absl::Status status = Meet(deadline); !status.ok()) return status;
-  if (absl::Status status = Note(kClosed); !status.ok()) return status;
-  return AwaitAllClosed(deadline);
+  return Meet(deadline);
 }
 
 absl::Status WindowBarrier::Meet(Deadline deadline) {
@@ -211,7 +212,7 @@ absl::Status WindowBarrier::CheckNotes(bool met) {
   for (int member = 0; member < n; ++member) {
     if (member == ctx_.rank) continue;
     const uint64_t state = notes_[member] & 3, epoch = notes_[member] >> 2;
-    const bool closes = state == kClosing || state == kClosed;
+    const bool closes = state == kClosing;
     if (state == kLeft) {
       return Mismatch(absl::StrCat(ctx_.RankName(member),
                                    " found mismatched collectives (its error names them) and "
@@ -239,29 +240,6 @@ absl::Status WindowBarrier::Mismatch(absl::string_view what) {
   // find out at their deadline.
   Note(kLeft).IgnoreError();
   return mismatch_;
-}
-
-absl::Status WindowBarrier::AwaitAllClosed(Deadline& deadline) {
-  const uint64_t closed = epoch_ << 2 | kClosed;
-  Backoff backoff(ctx_.oversubscribed);
-  while (true) {
-    if (absl::Status status = CheckNotes(/*met=*/true); !status.ok()) return status;
-    int waiting_for = -1;
-    for (int member = 0; member < ctx_.world_size && waiting_for < 0; ++member) {
-      if (member != ctx_.rank && notes_[member] != closed) waiting_for = member;
-    }
-    if (waiting_for < 0) return absl::OkStatus();
-    if (backoff.ShouldCheckClock()) {
-      if (absl::Status alive = ctx_.PeersAlive(); !alive.ok()) return alive;
-      if (deadline.Passed()) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            ctx_.Where(), ": Close() timed out waiting for ", ctx_.RankName(waiting_for),
-            " to agree to close"));
-      }
-    }
-    ctx_.rma.Poll();
-    backoff.Pause();
-  }
 }
 
 }  // namespace fastvideo::dist

@@ -41,14 +41,14 @@ class WindowBarrier {
   // FailedPrecondition names a member that closes the group instead (or
   // that found such a mismatch).
   absl::Status Run(Deadline deadline);
-  // Close(): OK once every member has met here and agreed to close, so
-  // that the window may be freed collectively. FailedPrecondition: a
+  // Close(): OK once every member has met here, each closing, so that
+  // the window may be freed collectively. FailedPrecondition: a
   // member called barrier() instead, or found a mismatch: leave with
   // nothing collective. DeadlineExceeded names who did not come.
   absl::Status RunClose(Deadline deadline);
 
  private:
-  enum NoteState : uint64_t { kNoNote = 0, kClosing = 1, kClosed = 2, kLeft = 3 };
+  enum NoteState : uint64_t { kNoNote = 0, kClosing = 1, kLeft = 3 };
 
   // Enters (or resumes) this member's next meeting, of the kind closing_ says.
   absl::Status Meet(Deadline deadline);
@@ -73,8 +73,6 @@ class WindowBarrier {
   absl::Status CheckNotes(bool met);
   // Records the mismatch `what`, notes kLeft everywhere, returns the error.
   absl::Status Mismatch(absl::string_view what);
-  // Waits until every peer has noted kClosed for this epoch.
-  absl::Status AwaitAllClosed(Deadline& deadline);
 
   const ChannelContext& ctx_;
   const BarrierAlgorithm algorithm_;

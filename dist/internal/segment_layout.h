@@ -26,9 +26,9 @@
 //                                   when it ran out of credit and began to
 //                                   wait: w, MPI_Accumulate(MPI_REPLACE)
 //                collective_note[w] epoch << 2 | state: w is closing the
-//                                   group at that epoch (1), agreed to close
-//                                   (2), or found mismatched collectives and
-//                                   left them (3): w, MPI_Accumulate(MPI_REPLACE)
+//                                   group at that epoch (1), or found
+//                                   mismatched collectives and left them
+//                                   (3): w, MPI_Accumulate(MPI_REPLACE)
 //   [ inboxes ]  inbox[w][s][slots records writer w pushed to M: w, one
 //                  + tail]          MPI_Put per record (+ flush_local)
 //   [ rings   ]  p2p[r][ring_slots] descriptors of M's pull stream to r:
@@ -95,14 +95,15 @@
 // credits at their targets (MPI_Win_flush_all); its records and notices
 // were put (and, over osc/pt2pt, sent) before its signal.
 //
-// Close meets like a barrier, but first stores collective_note = (epoch,
+// Close first finishes a barrier that timed out, as a barrier; then it
+// meets like a barrier, but first stores collective_note = (epoch,
 // closing) into every peer and completes it there, so whoever sees its
-// arrival sees its note: a barrier that finds a member closing at or
+// arrival sees its note. A barrier that finds a member closing at or
 // before its epoch fails (a barrier is met only by barriers) and notes
-// (epoch, mismatch) everywhere; a Close that finds a member that arrived
-// without closing does the same. Closers then note (epoch, closed) and
-// free the window only when every member has: one mismatch seen anywhere
-// makes every member leave without a collective call.
+// (epoch, left) everywhere; a Close that finds a member that arrived
+// without closing does the same, and so does anyone who reads a (left)
+// note. Nobody notes closing at an epoch after arriving at it, so all
+// closers read the same notes and agree whether the window may be freed.
 #ifndef FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 #define FASTVIDEO_DIST_INTERNAL_SEGMENT_LAYOUT_H_
 

@@ -33,11 +33,14 @@ absl::StatusOr<SegmentLayout> AgreedLayout(MPI_Comm comm, ChannelOptions& option
     options.inbox.slot_bytes =
         AutoInboxSlotBytes(world_size, options.segment_bytes, options.inbox.slots);
   }
-  uint64_t mine[4] = {options.segment_bytes, options.ring_slots, options.inbox.slots,
-                      options.inbox.slot_bytes};
+  // One reduction finds both extremes: the maximum of ~x is ~(minimum of x).
+  const uint64_t mine[4] = {options.segment_bytes, options.ring_slots, options.inbox.slots,
+                            options.inbox.slot_bytes};
+  uint64_t extremes[8];
+  for (int i = 0; i < 4; ++i) extremes[i] = mine[i], extremes[4 + i] = ~mine[i];
+  FV_RETURN_IF_MPI_ERROR(MPI_Allreduce(MPI_IN_PLACE, extremes, 8, MPI_UINT64_T, MPI_MAX, comm));
   uint64_t low[4], high[4];
-  FV_RETURN_IF_MPI_ERROR(MPI_Allreduce(mine, low, 4, MPI_UINT64_T, MPI_MIN, comm));
-  FV_RETURN_IF_MPI_ERROR(MPI_Allreduce(mine, high, 4, MPI_UINT64_T, MPI_MAX, comm));
+  for (int i = 0; i < 4; ++i) high[i] = extremes[i], low[i] = ~extremes[4 + i];
   if (!std::equal(low, low + 4, high)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "group '", options.name, "': members disagree on the window: segment_bytes from ", low[0],

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
-# Starts a throw-away single-node Slurm cluster (munge, slurmctld, slurmd;
-# all state in one temporary folder), installs fastvideo_dist as a module,
-# submits tools/slurm/fastvideo_demo.sbatch, then fastvideo_cross_job.sbatch
-# (a trainer job and a server job forming one group), waits for each,
-# and checks its state, exit code and output file, and that the node went
-# back to idle. The daemons are stopped by their PIDs whatever happens.
+# Starts a throw-away Slurm cluster (munge, slurmctld, slurmd; all state in
+# one temporary folder), installs fastvideo_dist as a module, submits
+# tools/slurm/fastvideo_demo.sbatch, then fastvideo_cross_job.sbatch (a
+# trainer job and a server job forming one group), waits for each, and
+# checks its state, exit code and output file, and that the nodes went back
+# to idle. The daemons are stopped by their PIDs whatever happens.
+#
+# Where this machine can simulate nodes (tools/cluster.sh), the cluster has
+# 3 compute nodes, one slurmd in each (slurmctld on the first), and the demo
+# runs as `sbatch -N 3 --ntasks-per-node=2`; elsewhere one node, said so.
 set -euo pipefail
+
+if [ -z "${FASTVIDEO_CLUSTER:-}" ]; then
+  if why_not=$(tools/cluster.sh check 2>&1); then
+    exec tools/cluster.sh run --nodes 3 -- "$0" "$@"
+  fi
+  echo "slurm_test: one node only: ${why_not#cluster.sh: }"
+fi
 
 for tool in munged mungekey slurmctld slurmd sbatch scontrol sinfo; do
   command -v "$tool" >/dev/null || {
@@ -38,11 +49,13 @@ munged --foreground --force --key-file="$root/munge/munge.key" \
   --log-file="$root/munge/munged.log" --seed-file="$root/munge/munged.seed" &
 pids+=($!)
 
-node=$(hostname -s)
+# The compute nodes: this host, or the simulated cluster's nodes.
+read -r -a nodes <<<"${FASTVIDEO_CLUSTER_NODES:-$(hostname -s)}"
+read -r -a addresses <<<"${FASTVIDEO_CLUSTER_ADDRESSES:-127.0.0.1}"
 port=$(( 20000 + RANDOM % 20000 ))
 cat > "$root/slurm.conf" <<CONF
 ClusterName=fvtest
-SlurmctldHost=$node(127.0.0.1)
+SlurmctldHost=${nodes[0]}(${addresses[0]})
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
@@ -51,11 +64,12 @@ AuthType=auth/munge
 AuthInfo=socket=$root/munge/munge.socket
 CredType=cred/munge
 StateSaveLocation=$root/state
-SlurmdSpoolDir=$root/spool
+SlurmdSpoolDir=$root/spool/%n
+TmpFS=$root/nodetmp
 SlurmctldPidFile=$root/slurmctld.pid
-SlurmdPidFile=$root/slurmd.pid
+SlurmdPidFile=$root/slurmd.%n.pid
 SlurmctldLogFile=$root/slurmctld.log
-SlurmdLogFile=$root/slurmd.log
+SlurmdLogFile=$root/slurmd.%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -64,15 +78,27 @@ MpiDefault=pmix
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 State=UNKNOWN
+$(for i in "${!nodes[@]}"; do
+  echo "NodeName=${nodes[$i]} NodeAddr=${addresses[$i]} CPUs=$(nproc) RealMemory=1000 State=UNKNOWN"
+done)
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$root/slurm.conf"
 
 slurmctld -D -f "$SLURM_CONF" &
 pids+=($!)
-slurmd -D -f "$SLURM_CONF" &
-pids+=($!)
+mkdir -p "$root/nodetmp"
+for node in "${nodes[@]}"; do
+  mkdir -p "$root/spool/$node" "$root/tmp/$node"
+  # Each simulated node's slurmd runs inside that node, with a TmpFS of its
+  # own (srun's PMIx makes the same folder names on every node).
+  on_node=()
+  [ -z "${FASTVIDEO_CLUSTER:-}" ] ||
+    on_node=(tools/cluster.sh exec "$node" sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+             sh "$root/tmp/$node" "$root/nodetmp")
+  "${on_node[@]}" slurmd -D -N "$node" -f "$SLURM_CONF" &
+  pids+=($!)
+done
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local seconds=$1 what=$2
@@ -85,9 +111,9 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   tail -n 20 "$root"/*.log "$root"/munge/*.log 2>/dev/null || true
   return 1
 }
-node_idle() { [ "$(sinfo -h -N -o %T)" = idle ]; }
+node_idle() { [ "$(sinfo -h -N -o %T | sort -u)" = idle ]; }
 wait_for 30 "slurmctld answering" scontrol ping
-wait_for 30 "the node becoming idle" node_idle
+wait_for 30 "every node becoming idle" node_idle
 echo "== cluster up: $(sinfo -h -N -o '%N %T %c CPUs')"
 
 failed=0
@@ -95,9 +121,10 @@ failed=0
 # Slurm saw it complete; its output file is then $root/jobs/NAME.out.
 submit() {
   local name=$1 script=$2 submitted sbatch_status job state exit_code
+  shift 2
   set +e
   submitted=$(FASTVIDEO_MODULEPATH="$prefix/modulefiles" sbatch --wait --parsable \
-    --output="$root/jobs/$name.out" "$script")
+    --output="$root/jobs/$name.out" "$@" "$script")
   sbatch_status=$?
   set -e
   job=${submitted%%;*}
@@ -106,15 +133,24 @@ submit() {
   state=$(scontrol show job "$job" | grep -o 'JobState=[A-Z_]*')
   exit_code=$(scontrol show job "$job" | grep -o ' ExitCode=[0-9:]*' | tr -d ' ')
   echo "== $name: $state $exit_code"
-  [ "$sbatch_status" -eq 0 ] || { echo "FAIL: $name: sbatch --wait exited $sbatch_status"; failed=1; }
+  if [ "$sbatch_status" -ne 0 ]; then
+    echo "FAIL: $name: sbatch --wait exited $sbatch_status; the daemons' logs end:"
+    tail -n 15 "$root"/slurmd.*.log
+    failed=1
+  fi
   [ "$state" = JobState=COMPLETED ] || { echo "FAIL: $name: $state"; failed=1; }
   [ "$exit_code" = ExitCode=0:0 ] || { echo "FAIL: $name: $exit_code"; failed=1; }
 }
 
-submit demo tools/slurm/fastvideo_demo.sbatch
+submit demo tools/slurm/fastvideo_demo.sbatch -N "${#nodes[@]}" --ntasks-per-node=2 \
+  --ntasks=$((2 * ${#nodes[@]}))
 output="$root/jobs/demo.out"
 [ "$(grep -c 'all checks passed' "$output")" -eq 2 ] ||
   { echo "FAIL: the output file does not show two passing runs"; failed=1; }
+for node in "${nodes[@]}"; do  # the demo's table names each rank's host
+  [ "$(grep -cE "^\| +[0-9]+ \| $node " "$output")" -eq 4 ] ||
+    { echo "FAIL: not 2 ranks on $node in each run"; failed=1; }
+done
 grep -q '== both runs passed' "$output" || { echo "FAIL: the script did not finish"; failed=1; }
 wait_for 30 "the node going back to idle" node_idle || failed=1
 
