@@ -5,12 +5,44 @@ MPI_TRANSPORTS = ["shm", "tcp"]
 # Simulated clusters (tools/cluster.sh) as (nodes, ranks per node).
 MPI_NODES = [(2, 2), (3, 2)]
 
-def mpi_node_test_args(nodes, ranks_per_node):
-    """mpilaunch.sh's arguments for a job across simulated nodes."""
-    return ["--nodes", str(nodes), "--np", str(nodes * ranks_per_node)]
+def mpi_node_tests(name, binary, nodes = MPI_NODES, size = "medium", tags = [], **kwargs):
+    """The tests `name`_nodes<N>x<K>: `binary` under mpilaunch.sh across simulated nodes.
 
-def mpi_node_test_name(name, nodes, ranks_per_node):
-    return "%s_nodes%dx%d" % (name, nodes, ranks_per_node)
+    Shared memory within a node, TCP between; tagged "mpi" and "nodes"
+    (they need root: tools/cluster.sh). Returns the test names.
+
+    Args:
+      name: base name.
+      binary: the MPI program's label.
+      nodes: simulated clusters as (nodes, ranks per node).
+      size: Bazel test size, which sets its timeout.
+      tags: extra tags.
+      **kwargs: passed to each sh_test.
+    """
+    tests = []
+    for (node_count, ranks_per_node) in nodes:
+        test = "%s_nodes%dx%d" % (name, node_count, ranks_per_node)
+        native.sh_test(
+            name = test,
+            size = size,
+            srcs = ["//tools:mpilaunch.sh"],
+            args = [
+                "--nodes",
+                str(node_count),
+                "--np",
+                str(node_count * ranks_per_node),
+                "$(rootpath %s)" % binary,
+            ],
+            data = [
+                binary,
+                "//tools:cluster.sh",
+                "//tools:lsan_suppressions.txt",
+            ],
+            tags = tags + ["mpi", "nodes"],
+            **kwargs
+        )
+        tests.append(test)
+    return tests
 
 def mpi_test(
         name,
@@ -73,22 +105,5 @@ def mpi_test(
                 **kwargs
             )
             tests.append(test)
-    for (node_count, ranks_per_node) in nodes:
-        test = mpi_node_test_name(name, node_count, ranks_per_node)
-        native.sh_test(
-            name = test,
-            size = size,
-            srcs = ["//tools:mpilaunch.sh"],
-            args = mpi_node_test_args(node_count, ranks_per_node) + [
-                "$(rootpath :%s)" % binary,
-            ],
-            data = [
-                ":" + binary,
-                "//tools:cluster.sh",
-                "//tools:lsan_suppressions.txt",
-            ],
-            tags = tags + node_tags + ["mpi", "nodes"],
-            **kwargs
-        )
-        tests.append(test)
+    tests += mpi_node_tests(name, ":" + binary, nodes, size, tags + node_tags, **kwargs)
     native.test_suite(name = name, tests = tests, tags = tags + ["mpi"])
