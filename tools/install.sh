@@ -5,7 +5,7 @@
 #
 #   DIR/lib/libfastvideo_dist.so                  the library
 #   DIR/include/fastvideo_dist/{dist,tensor}/*.h   its public headers
-#   DIR/bin/fastvideo-{demo,benchmark,example,mpilaunch,ompi-server}
+#   DIR/bin/fastvideo-{demo,benchmark,example,mpilaunch,ompi-server,cluster}
 #   DIR/bin/fastvideo-weight-sync{,-example}         the cross-job example
 #   DIR/lib/python/fastvideo_dist/                 `import fastvideo_dist` for
 #                                                  Debian's /usr/bin/python3
@@ -76,6 +76,7 @@ install -m 755 "$src/tools/channel_benchmark" "$prefix/bin/fastvideo-benchmark"
 install -m 755 "$src/tools/example_bin" "$prefix/bin/fastvideo-example"
 install -m 755 "$src/tools/mpilaunch.sh" "$prefix/bin/fastvideo-mpilaunch"
 install -m 755 "$src/tools/ompi_server.sh" "$prefix/bin/fastvideo-ompi-server"
+install -m 755 "$src/tools/cluster.sh" "$prefix/bin/fastvideo-cluster"
 install -m 755 "$src/tools/weight_sync_example_bin" "$prefix/bin/fastvideo-weight-sync"
 install -m 755 "$src/tools/weight_sync_example.sh" "$prefix/bin/fastvideo-weight-sync-example"
 install -m 644 "$src"/tools/slurm/*.sbatch "$prefix/share/fastvideo_dist/slurm/"

@@ -33,7 +33,7 @@ module use "$PREFIX/modulefiles"
 module load fastvideo_dist
 [ "$FASTVIDEO_DIST_ROOT" = "$PREFIX" ] || { echo "FASTVIDEO_DIST_ROOT=$FASTVIDEO_DIST_ROOT"; exit 1; }
 for tool in fastvideo-demo fastvideo-benchmark fastvideo-example fastvideo-mpilaunch \
-    fastvideo-ompi-server fastvideo-weight-sync fastvideo-weight-sync-example; do
+    fastvideo-ompi-server fastvideo-cluster fastvideo-weight-sync fastvideo-weight-sync-example; do
   command -v "$tool" >/dev/null || { echo "$tool is not in PATH"; exit 1; }
 done
 for help in --help -h; do
@@ -59,6 +59,16 @@ for program in ./consumer_pkgconfig build/consumer; do
   grep -q "consumer rank 0 of 2: sum of ranks 1, 12/2=6" <<<"$output"
   grep -q "consumer rank 1 of 2: sum of ranks 1, 12/2=6" <<<"$output"
 done
+
+if why_not=$(fastvideo-cluster check 2>&1); then
+  echo "== the installed launcher across 2 simulated nodes"
+  output=$(fastvideo-mpilaunch --nodes 2 --np 2 --no-tag ./consumer_pkgconfig)
+  echo "$output"
+  grep -q "consumer rank 1 of 2: sum of ranks 1, 12/2=6" <<<"$output"
+  grep -q "2 ranks on 2 nodes" <<<"$output"
+else
+  echo "== not across simulated nodes: ${why_not#cluster.sh: }"
+fi
 
 echo "== the Python module, from the install, on 2 ranks"
 cat > pycheck.py <<PY

@@ -69,7 +69,9 @@ set -- "${program[@]}" "$@"
 # Across simulated nodes: this script again, on node 0 of a new cluster.
 if [ -n "$nodes" ] && [ -z "${FASTVIDEO_CLUSTER_HOSTFILE:-}" ]; then
   # Next to this script, or in the runfiles of the test it is the main of.
+  # Installed, it is fastvideo-cluster next to fastvideo-mpilaunch.
   for cluster in "$(dirname "${BASH_SOURCE[0]}")/cluster.sh" \
+      "$(dirname "${BASH_SOURCE[0]}")/fastvideo-cluster" \
       "${RUNFILES_DIR:-.}/fastvideo_dist/tools/cluster.sh" "$PWD/tools/cluster.sh"; do
     [ -f "$cluster" ] && break
   done
