@@ -75,6 +75,7 @@ if [ -n "$nodes" ] && [ -z "${FASTVIDEO_CLUSTER_HOSTFILE:-}" ]; then
       "${RUNFILES_DIR:-.}/fastvideo_dist/tools/cluster.sh" "$PWD/tools/cluster.sh"; do
     [ -f "$cluster" ] && break
   done
+  [ -f "$cluster" ] || { echo "mpilaunch.sh: --nodes needs tools/cluster.sh, which is not here" >&2; exit 2; }
   exec "$cluster" run --nodes "$nodes" \
       --slots $(( (np + nodes - 1) / nodes )) -- "$0" "${all_args[@]}"
 fi
