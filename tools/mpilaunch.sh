@@ -9,7 +9,8 @@
 #   --np          ranks (default: $NP, else 4); more ranks than cores run
 #                 oversubscribed.
 #   --transport   shm: Open MPI's single-node default (btl vader; windows
-#                 from MPI_Win_allocate go through osc/rdma over it);
+#                 within one node go through osc/sm, see
+#                 dist/internal/window_allocation.h);
 #                 tcp: btl tcp over loopback with osc/pt2pt, which behaves
 #                 like ranks on different nodes (default: $TRANSPORT, else shm).
 #   --nodes       spread the ranks over M simulated nodes (tools/cluster.sh:
@@ -118,11 +119,9 @@ if [ -n "$nodes" ]; then
   [ "$np" -le "$(nproc)" ] || args+=(--mca mpi_yield_when_idle 1)
 fi
 case "$transport" in
-  shm) if [ -n "$nodes" ]; then
-         # Shared memory within a node, TCP between: windows that span
-         # nodes need osc/pt2pt, which Debian's defaults exclude.
-         args+=(--mca btl vader,tcp,self --mca osc sm,rdma,pt2pt)
-       elif [ -n "$ompi_server" ]; then
+  shm) if [ -n "$nodes" ] || [ -n "$ompi_server" ]; then
+         # Shared memory within a node, TCP between nodes or jobs: windows
+         # that span them need osc/pt2pt, which Debian's defaults exclude.
          args+=(--mca btl vader,tcp,self --mca osc sm,rdma,pt2pt)
        else
          args+=(--mca btl vader,self)
