@@ -18,15 +18,21 @@ done
 # them, they are skipped, said so, and counted as skipped.
 skipped=0
 if ! why_not=$(tools/cluster.sh check 2>&1); then
-  skipped=$(bazel query "attr(tags, '\bnodes\b', tests(set(${targets[*]})))" 2>/dev/null | grep -c '^//')
-  echo "run_tests: skipping $skipped targets across simulated nodes: ${why_not#cluster.sh: }"
   filter=-nodes
+  tests="tests(set(${targets[*]}))"
+  query="attr(tags, '\bnodes\b', $tests)"
   for i in "${!flags[@]}"; do  # joined to a --test_tag_filters given
     if [[ "${flags[$i]}" == --test_tag_filters=* ]]; then
       filter="${flags[$i]#--test_tag_filters=},-nodes"
       unset "flags[$i]"
     fi
   done
+  # Counted as skipped: the node targets the given filter would have run.
+  for tag in ${filter//,/ }; do
+    [[ "$tag" == -* && "$tag" != -nodes ]] && query+=" except attr(tags, '\b${tag#-}\b', $tests)"
+  done
+  skipped=$(bazel query "$query" 2>/dev/null | grep -c '^//')
+  echo "run_tests: skipping $skipped targets across simulated nodes: ${why_not#cluster.sh: }"
   flags+=("--test_tag_filters=$filter")
 fi
 

@@ -178,10 +178,10 @@ absl::Status WindowBarrier::Await(uint64_t offset, int member, absl::string_view
       if (absl::Status alive = ctx_.PeersAlive(); !alive.ok()) return alive;
       if (absl::Status notes = CheckNotes(/*met=*/false); !notes.ok()) return notes;
       if (deadline.Passed()) {
+        const std::string meeting = absl::StrCat("barrier #", epoch_ - 1);
         return absl::DeadlineExceededError(absl::StrCat(
-            ctx_.Where(), ": ", closing_ ? "Close() (barrier #" : "barrier #", epoch_ - 1,
-            closing_ ? ")" : "", " timed out waiting for ", ctx_.RankName(member), " ",
-            waiting_for));
+            ctx_.Where(), ": ", closing_ ? absl::StrCat("Close() (", meeting, ")") : meeting,
+            " timed out waiting for ", ctx_.RankName(member), " ", waiting_for));
       }
     }
     ctx_.rma.Poll();
@@ -235,7 +235,6 @@ absl::Status WindowBarrier::Mismatch(absl::string_view what) {
   mismatch_ = absl::FailedPreconditionError(absl::StrCat(
       ctx_.Where(), ": mismatched collectives: ", what,
       " (a barrier is met only by barriers); the group can meet no more: Close() it"));
-  pending_ = false;
   // So that the others stop waiting for this member; if this fails, they
   // find out at their deadline.
   Note(kLeft).IgnoreError();

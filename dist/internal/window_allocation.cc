@@ -9,7 +9,7 @@ namespace {
 
 // The window's info: readers use MPI_REPLACE on ack and credit words,
 // writers on notices, barrier partners MPI_SUM on round words, MPI_REPLACE
-// on arrival words, owners MPI_NO_OP: one op per word. Shared windows
+// on arrival words and collective notes, owners MPI_NO_OP: one op per word. Shared windows
 // start each member's segment on a page of its own.
 class WindowInfo {
  public:
